@@ -1,0 +1,112 @@
+//! Small readers for Linux `/proc`: resident memory, open descriptors, limits.
+
+use std::fs;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+/// A process selector for `/proc/<which>/…`.
+#[derive(Debug, Clone, Copy)]
+pub enum Proc {
+    /// This process (`/proc/self`).
+    Current,
+    Pid(u32),
+}
+
+impl Proc {
+    fn path(self, file: &str) -> String {
+        match self {
+            Self::Current => format!("/proc/self/{file}"),
+            Self::Pid(pid) => format!("/proc/{pid}/{file}"),
+        }
+    }
+}
+
+/// Memory and thread figures from `/proc/<pid>/status`, plus the open fd count.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Sample {
+    /// Resident set size (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// Peak resident set size (`VmHWM`), KiB.
+    pub hwm_kib: u64,
+    pub threads: u64,
+    /// Open file descriptors; `None` when `/proc/<pid>/fd` is not readable.
+    pub fds: Option<u64>,
+}
+
+/// Reads `VmRSS`, `VmHWM`, `Threads` and the fd count of a process.
+pub fn sample(proc: Proc) -> anyhow::Result<Sample> {
+    let path = proc.path("status");
+    let status = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("{path} has no {name} line"))
+    };
+    let fds = fs::read_dir(proc.path("fd")).ok().map(|dir| dir.count() as u64);
+    Ok(Sample { rss_kib: field("VmRSS")?, hwm_kib: field("VmHWM")?, threads: field("Threads")?, fds })
+}
+
+/// A resource limit; `None` means unlimited.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Limit {
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+/// Reads the open-files limit (`RLIMIT_NOFILE`) of a process from `/proc/<pid>/limits`.
+pub fn nofile_limit(proc: Proc) -> anyhow::Result<Limit> {
+    let path = proc.path("limits");
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .with_context(|| format!("{path} has no 'Max open files' line"))?;
+    let mut values = line["Max open files".len()..].split_whitespace();
+    let parse = |v: Option<&str>| -> anyhow::Result<Option<u64>> {
+        match v {
+            Some("unlimited") => Ok(None),
+            Some(v) => Ok(Some(v.parse().with_context(|| format!("bad limit {v:?}"))?)),
+            None => bail!("truncated 'Max open files' line in {path}"),
+        }
+    };
+    Ok(Limit { soft: parse(values.next())?, hard: parse(values.next())? })
+}
+
+/// Raises this process's soft open-files limit to its hard limit, using the
+/// `prlimit` tool from util-linux (the crate forbids `unsafe`, so no direct
+/// `setrlimit`). Returns the limit in force afterwards; when `prlimit` is not
+/// available the limit is left as it was and the caller reports it.
+pub fn raise_nofile_to_hard() -> anyhow::Result<Limit> {
+    let before = nofile_limit(Proc::Current)?;
+    let target = match (before.soft, before.hard) {
+        (Some(soft), Some(hard)) if soft < hard => hard.to_string(),
+        (Some(_), None) => "unlimited".to_owned(),
+        _ => return Ok(before),
+    };
+    let status = std::process::Command::new("prlimit")
+        .arg("--pid")
+        .arg(std::process::id().to_string())
+        .arg(format!("--nofile={target}:"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        return Ok(before);
+    }
+    nofile_limit(Proc::Current)
+}
+
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`).
+pub fn local_port_range() -> anyhow::Result<(u16, u16)> {
+    let path = "/proc/sys/net/ipv4/ip_local_port_range";
+    let text = fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    let mut it = text.split_whitespace().map(str::parse::<u16>);
+    match (it.next(), it.next()) {
+        (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => Ok((lo, hi)),
+        _ => bail!("cannot parse {path}: {text:?}"),
+    }
+}

@@ -1,0 +1,239 @@
+//! Building and running one server instance: state, router, background tasks, shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::engine::memory::MemoryEngine;
+use crate::engine::redis::RedisEngine;
+use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
+use crate::hub::{ConnKey, Hub};
+use crate::metrics::Metrics;
+use crate::snapshot::{HistoryOnly, Snapshots};
+use crate::{ops, transport};
+
+/// How often readiness is re-checked against the engine.
+const READY_CHECK: Duration = Duration::from_secs(1);
+/// How often this node reports its viewer counts; reports live three rounds.
+const PRESENCE_EVERY: Duration = Duration::from_secs(2);
+
+/// Everything a request or a connection needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub engine: Engine,
+    pub hub: Arc<Hub>,
+    pub tokens: Arc<Tokens>,
+    pub metrics: Arc<Metrics>,
+    pub snapshots: Arc<dyn Snapshots>,
+    /// Cancelled when the server begins shutting down.
+    pub shutdown: CancellationToken,
+    /// Tracks connection tasks so shutdown can wait for them.
+    pub connections: TaskTracker,
+    /// One permit per open WebSocket: the connection limit.
+    pub connection_slots: Arc<Semaphore>,
+    /// False while the engine does not answer.
+    pub ready: Arc<AtomicBool>,
+    /// This node's id in presence reports.
+    pub node_id: Arc<str>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl AppState {
+    pub fn next_conn_key(&self) -> ConnKey {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A built server, bound to its listener, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot reach Redis: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+impl App {
+    /// Validates the configuration, binds the listener and connects the engine.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    pub async fn build_with_listener(mut config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::new());
+        let hub = Arc::new(Hub::new(metrics.clone()));
+        let sink: Arc<dyn EventSink> = hub.clone();
+        let engine_config = EngineConfig {
+            history_size: config.limits.history_size,
+            history_ttl: Duration::from_secs(config.limits.history_ttl_s),
+            key_prefix: config.key_prefix.clone(),
+        };
+        let engine = match &config.redis_url {
+            Some(url) => {
+                let redis = Arc::new(RedisEngine::connect(url, engine_config, sink).await?);
+                tracing::info!(prefix = %config.key_prefix, "engine: redis");
+                Engine { kind: EngineKind::Redis, broker: redis.clone(), presence: redis.clone(), state: redis }
+            }
+            None => {
+                let memory = Arc::new(MemoryEngine::new(engine_config, sink));
+                tracing::warn!("engine: memory (single node; data is not kept across restarts)");
+                Engine { kind: EngineKind::Memory, broker: memory.clone(), presence: memory.clone(), state: memory }
+            }
+        };
+        let secret = match config.jwt_secret.clone() {
+            Some(s) => s,
+            None => {
+                tracing::info!("no OCOP_JWT_SECRET: using a random one; tokens die with this process");
+                let s = Tokens::random_secret();
+                config.jwt_secret = Some(s.clone());
+                s
+            }
+        };
+        let state = AppState {
+            tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
+                crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
+            })?),
+            connection_slots: Arc::new(Semaphore::new(config.limits.max_connections)),
+            config: Arc::new(config),
+            engine,
+            hub,
+            metrics,
+            snapshots: Arc::new(HistoryOnly),
+            shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+            ready: Arc::new(AtomicBool::new(true)),
+            node_id: uuid::Uuid::now_v7().to_string().into(),
+            next_conn: Arc::new(AtomicU64::new(1)),
+        };
+        let router = router(state.clone());
+        Ok(Self { listener, state, router })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| self.state.config.listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` resolves, then closes every socket with 1012, lets in-flight work
+    /// finish and returns within the shutdown timeout.
+    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App { listener, state, router } = self;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let background = spawn_background(&state);
+        let shutdown = state.shutdown.clone();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                signal.await;
+                shutdown.cancel();
+            }
+        });
+        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let timeout = Duration::from_secs(state.config.limits.shutdown_timeout_s);
+        let served = serve.await;
+        tracing::info!("shutting down: closing connections");
+        state.connections.close();
+        if tokio::time::timeout(timeout, state.connections.wait()).await.is_err() {
+            tracing::warn!("connections still open after the shutdown timeout");
+        }
+        background.cancel();
+        tracing::info!("stopped");
+        served
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(transport::ws::handler))
+        .merge(ops::router())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // The path only: the query may carry a token, which never reaches the logs.
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// Readiness checks and presence reports, until the returned token is cancelled.
+fn spawn_background(state: &AppState) -> CancellationToken {
+    let stop = CancellationToken::new();
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(READY_CHECK);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let ok = matches!(tokio::time::timeout(READY_CHECK, s.engine.broker.ping()).await, Ok(Ok(())));
+            if s.ready.swap(ok, Ordering::Relaxed) != ok {
+                if ok {
+                    tracing::info!("engine reachable again: ready");
+                } else {
+                    tracing::warn!("engine unreachable: not ready");
+                }
+            }
+        }
+    });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRESENCE_EVERY);
+        let mut reported: std::collections::HashSet<Arc<str>> = Default::default();
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let counts = s.hub.channel_counts();
+            let mut now = std::collections::HashSet::with_capacity(counts.len());
+            for (channel, count) in counts {
+                if !is_public(&channel) {
+                    continue;
+                }
+                let _ = s.engine.presence.report(&channel, &s.node_id, count as u64, PRESENCE_EVERY * 3).await;
+                now.insert(channel);
+            }
+            for gone in reported.difference(&now) {
+                let _ = s.engine.presence.report(gone, &s.node_id, 0, PRESENCE_EVERY).await;
+            }
+            reported = now;
+        }
+    });
+    stop
+}
+
+fn is_public(channel: &str) -> bool {
+    channel.starts_with("show:") || channel.starts_with("fair:") || channel.starts_with("booth:")
+}

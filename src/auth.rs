@@ -1,0 +1,180 @@
+//! Who is acting: users, roles and the HS256 access tokens that carry them.
+//!
+//! Accounts and logins live in their own module; this one only mints and verifies tokens, so the
+//! WebSocket endpoint can trust a token without asking storage.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a user may do is decided by role, and checked on every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May watch and chat, never order.
+    Guest,
+    Buyer,
+    Seller,
+    Organiser,
+    Admin,
+}
+
+/// A signed-in user as clients see it (`user` in PROTOCOL.md §1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The seller profile this account acts for, for sellers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<Uuid>,
+}
+
+/// The claims inside an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    pub iat: u64,
+}
+
+impl Claims {
+    pub fn user(&self) -> User {
+        User {
+            id: self.sub,
+            name: self.name.clone(),
+            role: self.role,
+            email: self.email.clone(),
+            phone: None,
+            seller_id: self.seller_id,
+        }
+    }
+}
+
+/// Why a token was refused. The token itself never appears in the message.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token expired")]
+    Expired,
+    #[error("token invalid")]
+    Invalid,
+}
+
+/// Mints and verifies HS256 access tokens with one shared secret.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens { .. }")
+    }
+}
+
+impl Tokens {
+    /// Keys from `secret`; an empty secret is refused.
+    pub fn new(secret: &[u8]) -> Result<Self, TokenError> {
+        let encoding = EncodingKey::from_secret(secret).map_err(|_| TokenError::Invalid)?;
+        let decoding = DecodingKey::from_secret(secret).map_err(|_| TokenError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Ok(Self { encoding, decoding, validation })
+    }
+
+    /// A secret for a single in-memory node, where no other process must verify its tokens.
+    pub fn random_secret() -> String {
+        use rand::RngExt as _;
+        let bytes: [u8; 32] = rand::rng().random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Mints a token for `user`, valid for `ttl`.
+    pub fn mint(&self, user: &User, ttl: std::time::Duration) -> String {
+        let now = unix_now();
+        let claims = Claims {
+            sub: user.id,
+            name: user.name.clone(),
+            role: user.role,
+            seller_id: user.seller_id,
+            email: user.email.clone(),
+            iat: now,
+            exp: now + ttl.as_secs(),
+        };
+        // HMAC signing of a serialisable struct cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            }
+        })
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User { id: Uuid::now_v7(), name: "Lan".into(), role: Role::Buyer, email: None, phone: None, seller_id: None }
+    }
+
+    #[test]
+    fn round_trips_a_token() {
+        let t = Tokens::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let u = user();
+        let claims = t.verify(&t.mint(&u, std::time::Duration::from_secs(60))).unwrap();
+        assert_eq!(claims.user(), u);
+    }
+
+    #[test]
+    fn refuses_foreign_and_garbage_tokens() {
+        let a = Tokens::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let b = Tokens::new(b"fedcba9876543210fedcba9876543210").unwrap();
+        let token = a.mint(&user(), std::time::Duration::from_secs(60));
+        assert!(matches!(b.verify(&token), Err(TokenError::Invalid)));
+        assert!(matches!(a.verify("nope"), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn refuses_an_expired_token() {
+        let t = Tokens::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let now = unix_now();
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            name: "x".into(),
+            role: Role::Guest,
+            seller_id: None,
+            email: None,
+            iat: now - 120,
+            exp: now - 60,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap();
+        assert!(matches!(t.verify(&token), Err(TokenError::Expired)));
+    }
+}

@@ -1,0 +1,195 @@
+//! Runtime configuration: every flag also reads an environment variable (PROTOCOL.md §0).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Human,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+/// The server's configuration, parsed from flags and environment variables.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ocop-live", version, about = "Realtime backend for live OCOP sales and online fairs")]
+pub struct Config {
+    /// Address to listen on for HTTP and WebSocket.
+    #[arg(long, env = "OCOP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Redis URL (`redis://host:port/db`). Absent: the in-memory engine (one node, nothing kept
+    /// across restarts).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Secret for HS256 access tokens. Required with Redis (every node must share it); in memory
+    /// mode a random secret is made at start when absent.
+    #[arg(long, env = "OCOP_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis.
+    #[arg(long, env = "OCOP_KEY_PREFIX", default_value = "ocop:")]
+    pub key_prefix: String,
+
+    /// Browser origins allowed to open the WebSocket, comma-separated (for example
+    /// `https://cho.ocop.vn`). A page served by this server itself is always allowed.
+    #[arg(long, env = "OCOP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// E-mail of the administrator account that must exist at start.
+    #[arg(long, env = "OCOP_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Password of that administrator account.
+    #[arg(long, env = "OCOP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Seed the documented demo accounts and catalog once.
+    #[arg(long, env = "OCOP_DEMO")]
+    pub demo: bool,
+
+    /// Log format.
+    #[arg(long, env = "OCOP_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// The limits of PROTOCOL.md §2, all configurable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Limits {
+    /// Largest WebSocket message accepted, in bytes; a larger one closes with 1009.
+    #[arg(long, env = "OCOP_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Subscriptions one connection may hold at once.
+    #[arg(long, env = "OCOP_MAX_SUBSCRIPTIONS", default_value_t = 64)]
+    pub max_subscriptions: usize,
+
+    /// Commands a second per connection (sustained rate).
+    #[arg(long, env = "OCOP_COMMAND_RATE", default_value_t = 20)]
+    pub command_rate: u32,
+
+    /// Commands a connection may send in a burst above the sustained rate.
+    #[arg(long, env = "OCOP_COMMAND_BURST", default_value_t = 40)]
+    pub command_burst: u32,
+
+    /// Refused commands in a row after which the connection is closed with 4029.
+    #[arg(long, env = "OCOP_ABUSE_THRESHOLD", default_value_t = 100)]
+    pub abuse_threshold: u32,
+
+    /// Chat messages a second per user per show (sustained rate).
+    #[arg(long, env = "OCOP_CHAT_RATE", default_value_t = 1)]
+    pub chat_rate: u32,
+
+    /// Chat messages a user may send in a burst per show.
+    #[arg(long, env = "OCOP_CHAT_BURST", default_value_t = 5)]
+    pub chat_burst: u32,
+
+    /// Seconds between server pings.
+    #[arg(long, env = "OCOP_PING_INTERVAL_S", default_value_t = 25)]
+    pub ping_interval_s: u64,
+
+    /// Seconds to wait for a pong before the peer is declared dead.
+    #[arg(long, env = "OCOP_PONG_TIMEOUT_S", default_value_t = 10)]
+    pub pong_timeout_s: u64,
+
+    /// Bytes of frames that may wait for one slow client before it is closed with 4008.
+    #[arg(long, env = "OCOP_OUTBOUND_QUEUE_BYTES", default_value_t = 256 * 1024)]
+    pub outbound_queue_bytes: usize,
+
+    /// WebSocket connections this process serves at once; more are refused with 503.
+    #[arg(long, env = "OCOP_MAX_CONNECTIONS", default_value_t = 19_000)]
+    pub max_connections: usize,
+
+    /// Events kept in each channel's history for recovery.
+    #[arg(long, env = "OCOP_HISTORY_SIZE", default_value_t = 1000)]
+    pub history_size: usize,
+
+    /// Seconds a channel's history is kept after its last event.
+    #[arg(long, env = "OCOP_HISTORY_TTL_S", default_value_t = 24 * 3600)]
+    pub history_ttl_s: u64,
+
+    /// Seconds given to open connections and in-flight work on shutdown.
+    #[arg(long, env = "OCOP_SHUTDOWN_TIMEOUT_S", default_value_t = 10)]
+    pub shutdown_timeout_s: u64,
+}
+
+/// A configuration value that cannot work, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Checks the combinations that clap cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.redis_url.is_some() && self.jwt_secret.is_none() {
+            return bad("OCOP_JWT_SECRET is required with REDIS_URL: every node must verify the same tokens");
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            return bad("OCOP_JWT_SECRET must be at least 32 characters");
+        }
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return bad("OCOP_ADMIN_EMAIL and OCOP_ADMIN_PASSWORD must be set together");
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://")
+                || url.starts_with("unix://"))
+        {
+            return bad("REDIS_URL must start with redis://, rediss:// or unix://");
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                return bad(&format!(
+                    "allowed origin {origin:?} must look like https://host[:port] without a trailing slash"
+                ));
+            }
+        }
+        let l = &self.limits;
+        if l.max_message_bytes < 1024 {
+            return bad("--max-message-bytes must be at least 1024");
+        }
+        if l.command_rate == 0 || l.command_burst == 0 || l.chat_rate == 0 || l.chat_burst == 0 {
+            return bad("rates and bursts must be positive");
+        }
+        if l.ping_interval_s == 0 || l.pong_timeout_s == 0 {
+            return bad("ping interval and pong timeout must be positive");
+        }
+        if l.outbound_queue_bytes < l.max_message_bytes {
+            return bad("--outbound-queue-bytes must be at least --max-message-bytes");
+        }
+        if l.max_subscriptions == 0 || l.max_connections == 0 || l.history_size == 0 {
+            return bad("subscription, connection and history limits must be positive");
+        }
+        Ok(())
+    }
+
+    /// A configuration for tests and embedding: memory engine, port 0, defaults elsewhere.
+    pub fn for_tests() -> Self {
+        let mut cfg = Config::parse_from(["ocop-live", "--listen", "127.0.0.1:0"]);
+        cfg.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
+        cfg
+    }
+}
+
+impl Limits {
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_s)
+    }
+    pub fn pong_timeout(&self) -> Duration {
+        Duration::from_secs(self.pong_timeout_s)
+    }
+}

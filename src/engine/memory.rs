@@ -1,0 +1,240 @@
+//! The in-memory engine: one node, nothing kept across restarts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use super::{Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition};
+use crate::protocol::encode_event;
+
+/// Channels whose history was untouched this long are swept even before their TTL, when empty.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+pub struct MemoryEngine {
+    config: EngineConfig,
+    sink: Arc<dyn EventSink>,
+    /// Channel logs. The map lock is held only to find or insert a log; each log has its own lock,
+    /// held across delivery so that one channel's events reach the sink in offset order.
+    channels: Mutex<Channels>,
+    /// Per channel, per node: (count, expiry). Small and short-lived, so one lock.
+    presence: Mutex<HashMap<String, NodeCounts>>,
+    /// Key-value state; one lock makes every operation atomic.
+    state: Mutex<HashMap<String, Entry>>,
+}
+
+/// Per node: its count and when the report expires.
+type NodeCounts = HashMap<String, (u64, Instant)>;
+
+struct Channels {
+    logs: HashMap<String, Arc<Mutex<ChannelLog>>>,
+    last_sweep: Instant,
+}
+
+struct ChannelLog {
+    epoch: String,
+    offset: u64,
+    events: VecDeque<(u64, Bytes)>,
+    touched: Instant,
+}
+
+struct Entry {
+    value: Bytes,
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|e| e > now)
+    }
+}
+
+impl MemoryEngine {
+    pub fn new(config: EngineConfig, sink: Arc<dyn EventSink>) -> Self {
+        Self {
+            config,
+            sink,
+            channels: Mutex::new(Channels { logs: HashMap::new(), last_sweep: Instant::now() }),
+            presence: Mutex::new(HashMap::new()),
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn log(&self, channel: &str, create: bool) -> Option<Arc<Mutex<ChannelLog>>> {
+        let mut channels = self.channels.lock().unwrap();
+        let now = Instant::now();
+        if now.duration_since(channels.last_sweep) > SWEEP_EVERY {
+            channels.last_sweep = now;
+            let ttl = self.config.history_ttl;
+            channels.logs.retain(|_, log| log.lock().map(|l| now.duration_since(l.touched) < ttl).unwrap_or(false));
+        }
+        if let Some(log) = channels.logs.get(channel) {
+            return Some(log.clone());
+        }
+        if !create {
+            return None;
+        }
+        let log =
+            Arc::new(Mutex::new(ChannelLog { epoch: new_epoch(), offset: 0, events: VecDeque::new(), touched: now }));
+        channels.logs.insert(channel.to_owned(), log.clone());
+        Some(log)
+    }
+}
+
+/// A fresh epoch id: short, random, unique enough to never repeat for a channel.
+pub(crate) fn new_epoch() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..12].to_owned()
+}
+
+/// Whether `since` can be served by a history whose retained events start at `first`.
+pub(crate) fn recoverable(since: &StreamPosition, epoch: &str, offset: u64, first: Option<u64>) -> bool {
+    // A client that subscribed before the channel's first event holds the empty epoch at 0.
+    let same_lifetime = since.epoch == epoch || (since.epoch.is_empty() && since.offset == 0);
+    if !same_lifetime || since.offset > offset {
+        return false;
+    }
+    since.offset == offset || first.is_some_and(|first| first <= since.offset + 1)
+}
+
+#[async_trait]
+impl Broker for MemoryEngine {
+    async fn publish(
+        &self,
+        channel: &str,
+        event: &str,
+        data: &RawValue,
+        history: bool,
+    ) -> Result<Option<StreamPosition>, EngineError> {
+        if !history {
+            let frame = Bytes::from(encode_event(channel, event, None, data));
+            self.sink.deliver(Publication { channel: channel.into(), position: None, frame });
+            return Ok(None);
+        }
+        let log = self.log(channel, true).ok_or_else(|| EngineError::Internal("log vanished".into()))?;
+        let mut log = log.lock().unwrap();
+        log.offset += 1;
+        log.touched = Instant::now();
+        let offset = log.offset;
+        let frame = Bytes::from(encode_event(channel, event, Some(offset), data));
+        log.events.push_back((offset, frame.clone()));
+        while log.events.len() > self.config.history_size {
+            log.events.pop_front();
+        }
+        let position = StreamPosition { offset, epoch: log.epoch.clone() };
+        self.sink.deliver(Publication { channel: channel.into(), position: Some(position.clone()), frame });
+        Ok(Some(position))
+    }
+
+    async fn history(&self, channel: &str, since: Option<&StreamPosition>) -> Result<History, EngineError> {
+        let Some(log) = self.log(channel, false) else {
+            let recovered = since.is_some_and(|s| recoverable(s, "", 0, None));
+            return Ok(History { position: StreamPosition::default(), recovered, events: Vec::new() });
+        };
+        let log = log.lock().unwrap();
+        let position = StreamPosition { offset: log.offset, epoch: log.epoch.clone() };
+        let Some(since) = since else {
+            return Ok(History { position, recovered: false, events: Vec::new() });
+        };
+        let first = log.events.front().map(|(off, _)| *off);
+        if !recoverable(since, &log.epoch, log.offset, first) {
+            return Ok(History { position, recovered: false, events: Vec::new() });
+        }
+        let events = log.events.iter().filter(|(off, _)| *off > since.offset).map(|(_, f)| f.clone()).collect();
+        Ok(History { position, recovered: true, events })
+    }
+
+    async fn subscribe(&self, _channel: &str) -> Result<(), EngineError> {
+        // One node: every publication already reaches this node's sink.
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, _channel: &str) {}
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Presence for MemoryEngine {
+    async fn report(&self, channel: &str, node: &str, count: u64, ttl: Duration) -> Result<(), EngineError> {
+        let mut presence = self.presence.lock().unwrap();
+        let now = Instant::now();
+        if count == 0 {
+            if let Some(nodes) = presence.get_mut(channel) {
+                nodes.remove(node);
+                if nodes.is_empty() {
+                    presence.remove(channel);
+                }
+            }
+        } else {
+            presence.entry(channel.to_owned()).or_default().insert(node.to_owned(), (count, now + ttl));
+        }
+        Ok(())
+    }
+
+    async fn count(&self, channel: &str) -> Result<u64, EngineError> {
+        let mut presence = self.presence.lock().unwrap();
+        let now = Instant::now();
+        let Some(nodes) = presence.get_mut(channel) else {
+            return Ok(0);
+        };
+        nodes.retain(|_, (_, expires)| *expires > now);
+        let total = nodes.values().map(|(count, _)| count).sum();
+        if nodes.is_empty() {
+            presence.remove(channel);
+        }
+        Ok(total)
+    }
+}
+
+#[async_trait]
+impl State for MemoryEngine {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, EngineError> {
+        let state = self.state.lock().unwrap();
+        Ok(state.get(key).filter(|e| e.live(Instant::now())).map(|e| e.value.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), EngineError> {
+        let expires = ttl.map(|t| Instant::now() + t);
+        self.state.lock().unwrap().insert(key.to_owned(), Entry { value: Bytes::copy_from_slice(value), expires });
+        Ok(())
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        if state.get(key).is_some_and(|e| e.live(now)) {
+            return Ok(false);
+        }
+        let expires = ttl.map(|t| now + t);
+        state.insert(key.to_owned(), Entry { value: Bytes::copy_from_slice(value), expires });
+        Ok(true)
+    }
+
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        let current = match state.get(key).filter(|e| e.live(now)) {
+            Some(e) => std::str::from_utf8(&e.value)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| EngineError::Internal(format!("{key} is not an integer")))?,
+            None => 0,
+        };
+        let next = current.checked_add(delta).ok_or_else(|| EngineError::Internal(format!("{key} overflows")))?;
+        let expires = state.get(key).and_then(|e| e.expires).filter(|e| *e > now);
+        state.insert(key.to_owned(), Entry { value: Bytes::from(next.to_string()), expires });
+        Ok(next)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        Ok(state.remove(key).is_some_and(|e| e.live(now)))
+    }
+}

@@ -1,0 +1,192 @@
+//! The engine: the small traits everything shared between nodes goes through, with a memory
+//! implementation (one node) and a Redis implementation (many nodes).
+//!
+//! Guarantees every implementation gives, checked by one conformance suite (`tests/it/engine.rs`):
+//!
+//! - **Broker.** A history-kept publication gets the channel's next offset (1, 2, 3, ... with no
+//!   gaps) within the channel's current epoch, is appended to the channel's capped history and is
+//!   delivered to every node subscribed to the channel, as one atomic step. Each node's
+//!   [`EventSink`] receives a channel's publications in offset order without gaps or duplicates;
+//!   when that cannot be ensured (history lost or trimmed past what the node missed) the sink is
+//!   told with [`EventSink::lost`] instead. Ephemeral publications (no history) are delivered at
+//!   most once, in no guaranteed order relative to other nodes' publications.
+//! - **Presence.** Each node reports its own count per channel with a time to live; the count is
+//!   the sum over nodes whose report has not expired, so a node that dies stops counting.
+//! - **State.** Each operation is atomic on its key.
+//!
+//! Keys: every key lives under the configured prefix, and a key's owner is its hash tag
+//! (`{s:<seller>}`, `{f:<fair>}`, `{u:<user>}`, `{c:<channel>}`), see [`channel_tag`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+pub mod memory;
+pub mod redis;
+
+/// A position in a channel's history.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamPosition {
+    /// The offset of the latest event (0 before the first).
+    pub offset: u64,
+    /// The history lifetime; it changes whenever history was lost. Empty before the first event.
+    pub epoch: String,
+}
+
+/// One event as the broker delivers it to a node.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub channel: Arc<str>,
+    /// Present for history-kept events.
+    pub position: Option<StreamPosition>,
+    /// The complete client frame, encoded once by the publisher.
+    pub frame: Bytes,
+}
+
+/// What a subscriber needs to join a channel: where it stands and what it missed.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub position: StreamPosition,
+    /// True when `since` was given and `events` hold every event after it.
+    pub recovered: bool,
+    /// Frames after `since`, in order (empty unless recovered).
+    pub events: Vec<Bytes>,
+}
+
+/// Where a node's broker hands the events of the channels it subscribed to.
+pub trait EventSink: Send + Sync + 'static {
+    /// Called in offset order per channel, never concurrently for one channel.
+    fn deliver(&self, publication: Publication);
+    /// Events of `channel` were lost and could not be recovered: its subscribers must resubscribe.
+    fn lost(&self, channel: &str);
+}
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The backing store cannot be reached; the outcome of a write is unknown, and retrying with
+    /// the same idempotency key is safe.
+    #[error("engine unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered something it never should (a bug or corrupted data).
+    #[error("engine internal error: {0}")]
+    Internal(String),
+}
+
+/// Publish with history, node subscriptions, history reads.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Publishes `event` with `data` on `channel`. With `history`, the event is assigned the next
+    /// offset and kept for recovery, and its position is returned.
+    async fn publish(
+        &self,
+        channel: &str,
+        event: &str,
+        data: &RawValue,
+        history: bool,
+    ) -> Result<Option<StreamPosition>, EngineError>;
+
+    /// The channel's current position and, when `since` can be served from history, every event
+    /// after it.
+    async fn history(&self, channel: &str, since: Option<&StreamPosition>) -> Result<History, EngineError>;
+
+    /// Makes this node receive `channel`'s publications. Reference-counted: each call must be
+    /// matched by one [`Broker::unsubscribe`]. Returns once delivery is in place.
+    async fn subscribe(&self, channel: &str) -> Result<(), EngineError>;
+
+    /// Drops one reference taken by [`Broker::subscribe`].
+    async fn unsubscribe(&self, channel: &str);
+
+    /// Whether the backing store answers.
+    async fn ping(&self) -> Result<(), EngineError>;
+}
+
+/// Viewer counts across nodes.
+#[async_trait]
+pub trait Presence: Send + Sync + 'static {
+    /// Replaces this node's count for `channel`, valid for `ttl` unless reported again.
+    async fn report(&self, channel: &str, node: &str, count: u64, ttl: Duration) -> Result<(), EngineError>;
+    /// The sum of the unexpired counts of every node.
+    async fn count(&self, channel: &str) -> Result<u64, EngineError>;
+}
+
+/// Atomic single-key state operations. Domain modules add multi-key operations as scripts on
+/// keys of one owner.
+#[async_trait]
+pub trait State: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, EngineError>;
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), EngineError>;
+    /// Sets only when absent; true when this call set it.
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool, EngineError>;
+    /// Adds `delta` to an integer (absent counts as 0) and returns the new value.
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError>;
+    /// Removes a key; true when it existed.
+    async fn delete(&self, key: &str) -> Result<bool, EngineError>;
+}
+
+/// The engine a node runs on: one implementation behind every trait.
+#[derive(Clone)]
+pub struct Engine {
+    pub kind: EngineKind,
+    pub broker: Arc<dyn Broker>,
+    pub presence: Arc<dyn Presence>,
+    pub state: Arc<dyn State>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Memory,
+    Redis,
+}
+
+/// Settings both engines share.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Events kept per channel.
+    pub history_size: usize,
+    /// How long a channel's history outlives its last event.
+    pub history_ttl: Duration,
+    /// Prefix of every key (Redis only).
+    pub key_prefix: String,
+}
+
+/// The hash tag that places a channel's keys: the owner's tag for private channels, so an
+/// owner's scripts can append to them atomically, and the channel's own tag otherwise.
+pub fn channel_tag(channel: &str) -> String {
+    match channel.split_once(':') {
+        Some(("seller", id)) => format!("{{s:{id}}}"),
+        Some(("user", id)) => format!("{{u:{id}}}"),
+        Some(("fair", id)) => format!("{{f:{id}}}"),
+        _ => format!("{{c:{channel}}}"),
+    }
+}
+
+/// Compile-time proof that both engines implement every trait.
+const _: fn() = || {
+    fn implements<T: Broker + Presence + State>() {}
+    implements::<memory::MemoryEngine>();
+    implements::<redis::RedisEngine>();
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_give_their_tags() {
+        assert_eq!(channel_tag("seller:abc"), "{s:abc}");
+        assert_eq!(channel_tag("user:abc"), "{u:abc}");
+        assert_eq!(channel_tag("fair:abc"), "{f:abc}");
+        assert_eq!(channel_tag("show:abc"), "{c:show:abc}");
+        assert_eq!(channel_tag("booth:abc"), "{c:booth:abc}");
+    }
+}

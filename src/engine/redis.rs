@@ -1,0 +1,592 @@
+//! The Redis engine: many nodes share history, presence and state through one Redis.
+//!
+//! Commands go over one multiplexed, self-reconnecting connection. Each node holds one pub/sub
+//! connection, owned by a single task that reference-counts channel subscriptions, tracks the
+//! last offset delivered per channel, and fills any gap from history (after a reconnect, or a
+//! dropped message) before delivering further, so the node's [`EventSink`] sees every channel in
+//! order without gaps, or is told that the channel's events were lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
+use redis::{AsyncCommands, Script, Value};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::memory::new_epoch;
+use super::{
+    Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, channel_tag,
+};
+
+/// How long one command may take before the engine is considered unreachable for that call.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait for a TCP connection to Redis.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pending subscribe/unsubscribe requests to the pub/sub task; senders wait when it is full.
+const PUBSUB_QUEUE: usize = 4096;
+
+/// Assigns the next offset, appends to the capped history and publishes, as one step. When the
+/// channel has no epoch (new, expired, or lost with a restart) a new one starts and any stale
+/// history is removed first, so the append below can never fail halfway.
+const PUBLISH_LUA: &str = r#"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[7]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'off', 0)
+end
+local off = redis.call('HINCRBY', KEYS[1], 'off', 1)
+local frame = '{"ch":' .. ARGV[2] .. ',"ev":' .. ARGV[3] .. ',"off":' .. off .. ',"data":' .. ARGV[4] .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], off .. '-0', 'f', frame)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('PUBLISH', ARGV[1], epoch .. ' ' .. off .. '\n' .. frame)
+return {epoch, off}
+"#;
+
+/// Reads a channel's position and, when `since` (ARGV[1] offset, ARGV[2] epoch) is still
+/// covered, the events after it as offset/frame pairs. Read-only.
+const HISTORY_LUA: &str = r#"
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'off')
+local epoch = meta[1] or ''
+local off = tonumber(meta[2] or '0')
+if ARGV[1] == '' then return {epoch, off, 0} end
+local since = tonumber(ARGV[1])
+local same = (ARGV[2] == epoch) or (ARGV[2] == '' and since == 0)
+if (not same) or since > off then return {epoch, off, 0} end
+if since == off then return {epoch, off, 1} end
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if #first == 0 then return {epoch, off, 0} end
+local first_off = tonumber(string.match(first[1][1], '^(%d+)'))
+if first_off > since + 1 then return {epoch, off, 0} end
+local out = {epoch, off, 1}
+for _, e in ipairs(redis.call('XRANGE', KEYS[2], '(' .. since .. '-0', '+')) do
+  out[#out + 1] = tonumber(string.match(e[1], '^(%d+)'))
+  out[#out + 1] = e[2][2]
+end
+return out
+"#;
+
+/// Replaces one node's count, stamped with an expiry on Redis' own clock so every node agrees.
+const PRESENCE_REPORT_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[2]) == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[3])))
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+end
+return 1
+"#;
+
+/// Sums unexpired counts and drops the expired ones.
+const PRESENCE_COUNT_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #all, 2 do
+  local count, expires = string.match(all[i + 1], '^(%d+):(%d+)$')
+  if count and tonumber(expires) > now then
+    total = total + tonumber(count)
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return total
+"#;
+
+struct Scripts {
+    publish: Script,
+    history: Script,
+    presence_report: Script,
+    presence_count: Script,
+}
+
+/// The Redis engine. Cheap to share; dropping it stops its pub/sub task.
+pub struct RedisEngine {
+    conn: ConnectionManager,
+    scripts: Arc<Scripts>,
+    config: EngineConfig,
+    pubsub: mpsc::Sender<PubSubRequest>,
+    stop: CancellationToken,
+}
+
+impl Drop for RedisEngine {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+enum PubSubRequest {
+    Subscribe(String, oneshot::Sender<Result<(), EngineError>>),
+    Unsubscribe(String),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Unavailable(e.to_string())
+}
+
+fn map_err(e: redis::RedisError) -> EngineError {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+        EngineError::Unavailable(e.to_string())
+    } else {
+        EngineError::Internal(e.to_string())
+    }
+}
+
+impl RedisEngine {
+    /// Connects to Redis (failing when it cannot be reached now) and starts the pub/sub task.
+    pub async fn connect(url: &str, config: EngineConfig, sink: Arc<dyn EventSink>) -> Result<Self, EngineError> {
+        let client = redis::Client::open(url).map_err(|e| EngineError::Internal(format!("bad Redis URL: {e}")))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT * 2,
+            ConnectionManager::new_with_config(client.clone(), manager_config),
+        )
+        .await
+        .map_err(|_| unavailable("timed out connecting to Redis"))?
+        .map_err(map_err)?;
+        let scripts = Arc::new(Scripts {
+            publish: Script::new(PUBLISH_LUA),
+            history: Script::new(HISTORY_LUA),
+            presence_report: Script::new(PRESENCE_REPORT_LUA),
+            presence_count: Script::new(PRESENCE_COUNT_LUA),
+        });
+        let (tx, rx) = mpsc::channel(PUBSUB_QUEUE);
+        let stop = CancellationToken::new();
+        let task = PubSubTask {
+            client,
+            reader: HistoryReader { conn: conn.clone(), scripts: scripts.clone(), prefix: config.key_prefix.clone() },
+            sink,
+            prefix: config.key_prefix.clone(),
+            refs: HashMap::new(),
+            tracking: HashMap::new(),
+        };
+        tokio::spawn(task.run(rx, stop.clone()));
+        Ok(Self { conn, scripts, config, pubsub: tx, stop })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.config.key_prefix)
+    }
+
+    fn reader(&self) -> HistoryReader {
+        HistoryReader { conn: self.conn.clone(), scripts: self.scripts.clone(), prefix: self.config.key_prefix.clone() }
+    }
+}
+
+fn meta_key(prefix: &str, channel: &str) -> String {
+    format!("{prefix}{}:ch:{channel}:meta", channel_tag(channel))
+}
+fn log_key(prefix: &str, channel: &str) -> String {
+    format!("{prefix}{}:ch:{channel}:log", channel_tag(channel))
+}
+fn pubsub_name(prefix: &str, channel: &str) -> String {
+    format!("{prefix}ch:{channel}")
+}
+
+/// Reads history over the command connection; shared by the engine and its pub/sub task.
+#[derive(Clone)]
+struct HistoryReader {
+    conn: ConnectionManager,
+    scripts: Arc<Scripts>,
+    prefix: String,
+}
+
+/// A history read with each event's offset.
+struct Read {
+    position: StreamPosition,
+    recovered: bool,
+    events: Vec<(u64, Bytes)>,
+}
+
+impl HistoryReader {
+    async fn read(&self, channel: &str, since: Option<&StreamPosition>) -> Result<Read, EngineError> {
+        let mut conn = self.conn.clone();
+        let (since_off, since_epoch) = match since {
+            Some(s) => (s.offset.to_string(), s.epoch.clone()),
+            None => (String::new(), String::new()),
+        };
+        let reply: Vec<Value> = self
+            .scripts
+            .history
+            .key(meta_key(&self.prefix, channel))
+            .key(log_key(&self.prefix, channel))
+            .arg(since_off)
+            .arg(since_epoch)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        let bad = || EngineError::Internal("malformed history reply".into());
+        let mut it = reply.into_iter();
+        let epoch: String = it.next().and_then(|v| redis::from_redis_value(v).ok()).ok_or_else(bad)?;
+        let offset: u64 = it.next().and_then(|v| redis::from_redis_value(v).ok()).ok_or_else(bad)?;
+        let recovered: i64 = it.next().and_then(|v| redis::from_redis_value(v).ok()).ok_or_else(bad)?;
+        let mut events = Vec::new();
+        while let Some(off) = it.next() {
+            let off: u64 = redis::from_redis_value(off).map_err(|_| bad())?;
+            let frame: Vec<u8> = it.next().and_then(|v| redis::from_redis_value(v).ok()).ok_or_else(bad)?;
+            events.push((off, Bytes::from(frame)));
+        }
+        Ok(Read { position: StreamPosition { offset, epoch }, recovered: recovered == 1, events })
+    }
+}
+
+#[async_trait]
+impl Broker for RedisEngine {
+    async fn publish(
+        &self,
+        channel: &str,
+        event: &str,
+        data: &RawValue,
+        history: bool,
+    ) -> Result<Option<StreamPosition>, EngineError> {
+        let prefix = &self.config.key_prefix;
+        let mut conn = self.conn.clone();
+        if !history {
+            let frame = crate::protocol::encode_event(channel, event, None, data);
+            let payload = format!("-\n{frame}");
+            let _: i64 = conn.publish(pubsub_name(prefix, channel), payload).await.map_err(map_err)?;
+            return Ok(None);
+        }
+        let ch_json = serde_json::to_string(channel).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let ev_json = serde_json::to_string(event).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let (epoch, offset): (String, u64) = self
+            .scripts
+            .publish
+            .key(meta_key(prefix, channel))
+            .key(log_key(prefix, channel))
+            .arg(pubsub_name(prefix, channel))
+            .arg(ch_json)
+            .arg(ev_json)
+            .arg(data.get())
+            .arg(self.config.history_size)
+            .arg(self.config.history_ttl.as_secs().max(1))
+            .arg(new_epoch())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(Some(StreamPosition { offset, epoch }))
+    }
+
+    async fn history(&self, channel: &str, since: Option<&StreamPosition>) -> Result<History, EngineError> {
+        let read = self.reader().read(channel, since).await?;
+        Ok(History {
+            position: read.position,
+            recovered: read.recovered,
+            events: read.events.into_iter().map(|(_, f)| f).collect(),
+        })
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.pubsub
+            .send(PubSubRequest::Subscribe(channel.to_owned(), tx))
+            .await
+            .map_err(|_| unavailable("pub/sub task stopped"))?;
+        rx.await.map_err(|_| unavailable("pub/sub task stopped"))?
+    }
+
+    async fn unsubscribe(&self, channel: &str) {
+        // The task is gone only when the engine is being dropped; nothing is left to undo then.
+        let _ = self.pubsub.send(PubSubRequest::Unsubscribe(channel.to_owned())).await;
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(map_err)?;
+        Ok(())
+    }
+}
+
+/// What the pub/sub task last delivered for a channel.
+#[derive(Debug, Clone)]
+struct Track {
+    epoch: String,
+    offset: u64,
+}
+
+/// Owns the node's pub/sub connection; the only place subscriptions change.
+struct PubSubTask {
+    client: redis::Client,
+    reader: HistoryReader,
+    sink: Arc<dyn EventSink>,
+    prefix: String,
+    /// Local references per channel; SUBSCRIBE on 0 → 1, UNSUBSCRIBE on 1 → 0.
+    refs: HashMap<String, usize>,
+    /// Last delivered position per subscribed channel, to detect gaps.
+    tracking: HashMap<String, Track>,
+}
+
+impl PubSubTask {
+    async fn run(mut self, mut requests: mpsc::Receiver<PubSubRequest>, stop: CancellationToken) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let connected = tokio::select! {
+                _ = stop.cancelled() => return,
+                c = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub()) => c,
+            };
+            let pubsub = match connected {
+                Ok(Ok(p)) => p,
+                other => {
+                    let why = match other {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "timed out".to_owned(),
+                    };
+                    tracing::warn!(error = %why, "redis pub/sub connection failed; retrying");
+                    // Serve requests while disconnected: subscribes fail fast, unsubscribes count.
+                    let deadline = tokio::time::sleep(backoff);
+                    tokio::pin!(deadline);
+                    loop {
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            _ = &mut deadline => break,
+                            req = requests.recv() => match req {
+                                None => return,
+                                Some(PubSubRequest::Subscribe(_, reply)) => {
+                                    let _ = reply.send(Err(unavailable("redis pub/sub is reconnecting")));
+                                }
+                                Some(PubSubRequest::Unsubscribe(ch)) => self.release(&ch),
+                            },
+                        }
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(50);
+            let (mut sink, mut stream) = pubsub.split();
+            if let Err(e) = self.resume(&mut sink).await {
+                tracing::warn!(error = %e, "redis pub/sub resubscribe failed; reconnecting");
+                continue;
+            }
+            tracing::info!(channels = self.refs.len(), "redis pub/sub connected");
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    req = requests.recv() => match req {
+                        None => return,
+                        Some(PubSubRequest::Subscribe(ch, reply)) => {
+                            let result = self.acquire(&mut sink, &ch).await;
+                            let broken = matches!(result, Err(EngineError::Unavailable(_)));
+                            let _ = reply.send(result);
+                            if broken {
+                                break;
+                            }
+                        }
+                        Some(PubSubRequest::Unsubscribe(ch)) => {
+                            self.release(&ch);
+                            if !self.refs.contains_key(&ch) {
+                                // A failed UNSUBSCRIBE only leaves unwanted messages, dropped below.
+                                let _ = sink.unsubscribe(pubsub_name(&self.prefix, &ch)).await;
+                            }
+                        }
+                    },
+                    msg = stream.next() => match msg {
+                        Some(msg) => self.on_message(&msg).await,
+                        None => {
+                            tracing::warn!("redis pub/sub connection lost; reconnecting");
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    fn release(&mut self, channel: &str) {
+        if let Some(n) = self.refs.get_mut(channel) {
+            *n -= 1;
+            if *n == 0 {
+                self.refs.remove(channel);
+                self.tracking.remove(channel);
+            }
+        }
+    }
+
+    async fn acquire(&mut self, sink: &mut PubSubSink, channel: &str) -> Result<(), EngineError> {
+        if let Some(n) = self.refs.get_mut(channel) {
+            *n += 1;
+            return Ok(());
+        }
+        sink.subscribe(pubsub_name(&self.prefix, channel)).await.map_err(map_err)?;
+        // Events up to this baseline are covered by every subscriber's own history read, which
+        // happens after this returns; later ones arrive by pub/sub, and gaps are filled.
+        let baseline = self.reader.read(channel, None).await?;
+        self.refs.insert(channel.to_owned(), 1);
+        let track = self.tracking.entry(channel.to_owned()).or_insert(Track { epoch: String::new(), offset: 0 });
+        if track.epoch != baseline.position.epoch || track.offset < baseline.position.offset {
+            *track = Track { epoch: baseline.position.epoch, offset: baseline.position.offset };
+        }
+        Ok(())
+    }
+
+    /// After a (re)connect: subscribe to every channel still wanted, then deliver what was
+    /// published while the connection was down.
+    async fn resume(&mut self, sink: &mut PubSubSink) -> Result<(), EngineError> {
+        let channels: Vec<String> = self.refs.keys().cloned().collect();
+        for ch in &channels {
+            sink.subscribe(pubsub_name(&self.prefix, ch)).await.map_err(map_err)?;
+        }
+        for ch in &channels {
+            self.fill_gap(ch).await;
+        }
+        Ok(())
+    }
+
+    async fn on_message(&mut self, msg: &redis::Msg) {
+        let Some(channel) = msg.get_channel_name().strip_prefix(&self.prefix).and_then(|c| c.strip_prefix("ch:"))
+        else {
+            return;
+        };
+        if !self.refs.contains_key(channel) {
+            return;
+        }
+        let payload = msg.get_payload_bytes();
+        let Some(split) = payload.iter().position(|b| *b == b'\n') else {
+            tracing::warn!(channel, "malformed pub/sub payload dropped");
+            return;
+        };
+        let header = &payload[..split];
+        let frame = Bytes::copy_from_slice(&payload[split + 1..]);
+        if header == b"-" {
+            self.sink.deliver(Publication { channel: channel.into(), position: None, frame });
+            return;
+        }
+        let parsed = std::str::from_utf8(header).ok().and_then(|h| {
+            let (epoch, off) = h.split_once(' ')?;
+            Some((epoch.to_owned(), off.parse::<u64>().ok()?))
+        });
+        let Some((epoch, offset)) = parsed else {
+            tracing::warn!(channel, "malformed pub/sub header dropped");
+            return;
+        };
+        let channel = channel.to_owned();
+        let Some(track) = self.tracking.get(&channel).cloned() else {
+            return;
+        };
+        let continues =
+            offset == track.offset + 1 && (epoch == track.epoch || (track.epoch.is_empty() && track.offset == 0));
+        if continues {
+            self.tracking.insert(channel.clone(), Track { epoch: epoch.clone(), offset });
+            let position = Some(StreamPosition { offset, epoch });
+            self.sink.deliver(Publication { channel: channel.as_str().into(), position, frame });
+        } else if epoch == track.epoch && offset <= track.offset {
+            // Already delivered (from history during a gap fill).
+        } else {
+            self.fill_gap(&channel).await;
+        }
+    }
+
+    /// Delivers every event after the tracked position from history, or reports the channel lost.
+    async fn fill_gap(&mut self, channel: &str) {
+        let Some(track) = self.tracking.get(channel).cloned() else {
+            return;
+        };
+        let since = StreamPosition { offset: track.offset, epoch: track.epoch.clone() };
+        match self.reader.read(channel, Some(&since)).await {
+            Ok(read) if read.recovered => {
+                let mut last = track;
+                for (offset, frame) in read.events {
+                    if offset <= last.offset {
+                        continue;
+                    }
+                    last = Track { epoch: read.position.epoch.clone(), offset };
+                    let position = Some(StreamPosition { offset, epoch: read.position.epoch.clone() });
+                    self.sink.deliver(Publication { channel: channel.into(), position, frame });
+                }
+                self.tracking.insert(channel.to_owned(), last);
+            }
+            Ok(read) => {
+                tracing::warn!(channel, "events lost beyond history; subscribers must recover");
+                self.tracking
+                    .insert(channel.to_owned(), Track { epoch: read.position.epoch, offset: read.position.offset });
+                self.sink.lost(channel);
+            }
+            Err(e) => {
+                // Without history the gap cannot be judged; subscribers recover on their own.
+                tracing::warn!(channel, error = %e, "history unavailable while filling a gap");
+                self.sink.lost(channel);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Presence for RedisEngine {
+    async fn report(&self, channel: &str, node: &str, count: u64, ttl: Duration) -> Result<(), EngineError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&format!("{}:presence", channel_tag(channel)));
+        let _: i64 = self
+            .scripts
+            .presence_report
+            .key(key)
+            .arg(node)
+            .arg(count)
+            .arg(ttl.as_millis().max(1) as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn count(&self, channel: &str) -> Result<u64, EngineError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&format!("{}:presence", channel_tag(channel)));
+        self.scripts.presence_count.key(key).invoke_async(&mut conn).await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl State for RedisEngine {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, EngineError> {
+        let mut conn = self.conn.clone();
+        let v: Option<Vec<u8>> = conn.get(self.key(key)).await.map_err(map_err)?;
+        Ok(v.map(Bytes::from))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), EngineError> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key)).arg(value);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
+        }
+        let _: () = cmd.query_async(&mut conn).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool, EngineError> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key)).arg(value).arg("NX");
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
+        }
+        let set: Option<String> = cmd.query_async(&mut conn).await.map_err(map_err)?;
+        Ok(set.is_some())
+    }
+
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError> {
+        let mut conn = self.conn.clone();
+        conn.incr(self.key(key), delta).await.map_err(map_err)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, EngineError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = conn.del(self.key(key)).await.map_err(map_err)?;
+        Ok(n > 0)
+    }
+}

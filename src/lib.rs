@@ -1,0 +1,34 @@
+//! OCOP Live: the realtime backend for live selling shows and online fairs of OCOP products.
+//!
+//! Layout:
+//! - [`config`]: flags and environment variables.
+//! - [`app`]: builds one server instance (state, router, background tasks) and runs it.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`transport`]: the WebSocket endpoint, the reader loop, the writer task and its queue.
+//! - [`protocol`]: the wire contract: commands, replies, events, error and close codes.
+//! - [`session`]: one connection's state; applies commands with permissions and limits.
+//! - [`hub`]: this node's subscribers per channel; fans one prepared frame out to all.
+//! - [`engine`]: broker, presence and state traits with memory and Redis implementations.
+//! - [`channel`]: channel names and who may subscribe.
+//! - [`snapshot`]: the state a subscriber starts from, per channel kind.
+//! - [`auth`]: users, roles and access tokens.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and logs.
+//! - [`schema`]: the JSON Schemas of the wire contract, as published in `proto/`.
+
+pub mod app;
+pub mod auth;
+pub mod channel;
+pub mod config;
+pub mod engine;
+pub mod hub;
+pub mod metrics;
+pub mod ops;
+pub mod protocol;
+pub mod schema;
+pub mod session;
+pub mod snapshot;
+pub mod telemetry;
+pub mod transport;
+
+pub use app::{App, AppState};
+pub use config::Config;

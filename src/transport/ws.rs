@@ -1,0 +1,280 @@
+//! `/ws`: checks before the upgrade (Origin, token, capacity), then one reader loop and one
+//! writer task per connection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::app::AppState;
+use crate::auth::{Claims, TokenError};
+use crate::metrics::CloseLabels;
+use crate::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION, SUBPROTOCOL, now_rfc3339};
+use crate::session::Session;
+use crate::transport::outbound::Outbound;
+
+/// Tungstenite's read buffer per connection: small, because most connections are idle viewers
+/// and the largest message is bounded separately.
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames are collected up to this size before a write to the socket; a batch is flushed whole.
+const WRITE_BUFFER: usize = 8 * 1024;
+/// Time given to deliver a close frame (and the frames before it) to a peer that may be stuck.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Deserialize)]
+pub struct WsParams {
+    token: Option<String>,
+}
+
+/// The upgrade handler.
+pub async fn handler(
+    State(state): State<AppState>,
+    Query(params): Query<WsParams>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !origin_allowed(origin.to_str().unwrap_or(""), host, &state.config.allowed_origins) {
+            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        }
+    }
+    let claims = match params.token.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some(token) => match state.tokens.verify(token) {
+            Ok(claims) => Some(claims),
+            Err(TokenError::Expired) => {
+                return (StatusCode::UNAUTHORIZED, "token expired").into_response();
+            }
+            Err(TokenError::Invalid) => {
+                return (StatusCode::UNAUTHORIZED, "token invalid").into_response();
+            }
+        },
+    };
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server restarting").into_response();
+    }
+    let Ok(permit) = state.connection_slots.clone().try_acquire_owned() else {
+        state.metrics.connections_refused.inc();
+        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+    };
+    let limit = state.config.limits.max_message_bytes;
+    let tracker = state.connections.clone();
+    ws.protocols([SUBPROTOCOL])
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + 2 * limit.max(state.config.limits.outbound_queue_bytes))
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| tracker.track_future(run(socket, state, claims, permit)))
+}
+
+/// Same origin (the page came from this server) or on the allow-list.
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit: OwnedSemaphorePermit) {
+    let metrics = state.metrics.clone();
+    metrics.connections.inc();
+    let out = Arc::new(Outbound::new(state.config.limits.outbound_queue_bytes));
+    let key = state.next_conn_key();
+    let mut session = Session::new(state.clone(), key, claims, out.clone());
+    let hello = HelloFrame {
+        ev: "hello".into(),
+        data: Hello {
+            conn: session.conn_id,
+            user: session.user().cloned(),
+            server_time: now_rfc3339(),
+            ping_interval_s: state.config.limits.ping_interval_s,
+            protocol: PROTOCOL_VERSION,
+        },
+    };
+    out.push(Utf8Bytes::from(serde_json::to_string(&hello).unwrap_or_default()));
+
+    let (sink, mut stream) = socket.split();
+    let started = Instant::now();
+    let last_seen = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn(write_loop(sink, out.clone(), state.clone(), started, last_seen.clone()));
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = out.closing().cancelled() => break,
+            _ = state.shutdown.cancelled() => {
+                out.close(Disconnect::RESTARTING);
+                break;
+            }
+            msg = stream.next() => {
+                let Some(msg) = msg else { break };
+                last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                match msg {
+                    Ok(Message::Text(text)) => {
+                        metrics.frames_in.inc();
+                        session.handle_text(text.as_str()).await;
+                    }
+                    Ok(Message::Binary(_)) => out.close(Disconnect::BINARY),
+                    Ok(Message::Ping(_) | Message::Pong(_)) => {}
+                    Ok(Message::Close(_)) => break,
+                    Err(e) => {
+                        if is_too_big(e) {
+                            out.close(Disconnect::TOO_BIG);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    session.close().await;
+    // Ends the writer: it sends the close frame when there is a reason, or just stops.
+    out.closing().cancel();
+    let _ = writer.await;
+    // Keep reading until the peer answers the close frame, so the handshake completes.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async { while stream.next().await.is_some() {} }).await;
+    metrics.connections.dec();
+}
+
+fn is_too_big(e: axum::Error) -> bool {
+    let inner = e.into_inner();
+    matches!(inner.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    out: Arc<Outbound>,
+    state: AppState,
+    started: Instant,
+    last_seen: Arc<AtomicU64>,
+) {
+    let limits = &state.config.limits;
+    let metrics = &state.metrics;
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + limits.ping_interval(), limits.ping_interval());
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When a ping is outstanding: the time it was sent (ms since start) and the pong deadline.
+    let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
+    loop {
+        let deadline = awaiting.map(|(_, d)| d);
+        tokio::select! {
+            _ = out.ready() => {}
+            _ = out.closing().cancelled() => {}
+            _ = ping.tick() => {
+                if awaiting.is_none() {
+                    let sent = started.elapsed().as_millis() as u64;
+                    if !send_with_timeout(&mut sink, Message::Ping(bytes::Bytes::from_static(b"p"))).await {
+                        return;
+                    }
+                    awaiting = Some((sent, tokio::time::Instant::now() + limits.pong_timeout()));
+                }
+                continue;
+            }
+            _ = sleep_until_opt(deadline) => {
+                if let Some((sent, _)) = awaiting.take()
+                    && last_seen.load(Ordering::Relaxed) < sent
+                {
+                    metrics.dead_peers.inc();
+                    out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
+                    return;
+                }
+                continue;
+            }
+        }
+        let batch = out.take();
+        if let Some(reason) = batch.close {
+            finish(&mut sink, batch.frames, reason, &state).await;
+            return;
+        }
+        if batch.frames.is_empty() {
+            if out.closing().is_cancelled() {
+                // Cancelled without a reason: the reader is done and nothing more will come.
+                return;
+            }
+            continue;
+        }
+        let n = batch.frames.len() as u64;
+        let write = async {
+            for frame in batch.frames {
+                sink.feed(Message::Text(frame)).await?;
+            }
+            sink.flush().await
+        };
+        tokio::select! {
+            result = write => {
+                if result.is_err() {
+                    out.closing().cancel();
+                    return;
+                }
+                metrics.frames_out.inc_by(n);
+                metrics.bytes_out.inc_by(batch.bytes as u64);
+            }
+            _ = out.closing().cancelled() => {
+                // A close was asked for while the socket was full; the loop sends it next.
+                continue;
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send_with_timeout(sink: &mut SplitSink<WebSocket, Message>, msg: Message) -> bool {
+    matches!(tokio::time::timeout(CLOSE_TIMEOUT, sink.send(msg)).await, Ok(Ok(())))
+}
+
+/// Sends what is still queued (unless the client is too slow for it) and the close frame.
+async fn finish(
+    sink: &mut SplitSink<WebSocket, Message>,
+    frames: std::collections::VecDeque<Utf8Bytes>,
+    reason: Disconnect,
+    state: &AppState,
+) {
+    let code = reason.code as u16;
+    state.metrics.closes.get_or_create(&CloseLabels { code }).inc();
+    if reason.code == CloseCode::TooSlow {
+        state.metrics.slow_disconnects.inc();
+    }
+    let skip_frames = reason.code == CloseCode::TooSlow;
+    let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason.reason) }));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if !skip_frames {
+            for frame in frames {
+                sink.feed(Message::Text(frame)).await?;
+            }
+        }
+        sink.send(close).await
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn origins() {
+        let allowed = vec!["https://cho.ocop.vn".to_owned()];
+        assert!(origin_allowed("https://cho.ocop.vn", Some("api.ocop.vn"), &allowed));
+        assert!(origin_allowed("http://127.0.0.1:8080", Some("127.0.0.1:8080"), &allowed));
+        assert!(!origin_allowed("https://evil.example", Some("127.0.0.1:8080"), &allowed));
+        assert!(!origin_allowed("null", Some("127.0.0.1:8080"), &allowed));
+        assert!(!origin_allowed("https://cho.ocop.vn.evil", None, &allowed));
+    }
+}
