@@ -117,6 +117,7 @@ pub async fn http_get_status(addr: SocketAddr, path: &str, wait: Duration) -> an
         }
         anyhow::Ok(raw)
     };
+    let raw = timeout(wait, exchange).await.with_context(|| format!("GET {path} on {addr} timed out"))??;
     let text = String::from_utf8_lossy(&raw);
     text.lines()
         .next()

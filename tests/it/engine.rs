@@ -1,0 +1,263 @@
+//! The engine conformance suite: the same tests against the memory and the Redis engine.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ocop_live::engine::memory::MemoryEngine;
+use ocop_live::engine::redis::RedisEngine;
+use ocop_live::engine::{Engine, EngineConfig, EngineKind, EventSink, Publication, StreamPosition};
+use serde_json::value::RawValue;
+
+use crate::helpers::{RedisServer, eventually};
+
+/// Records what the broker delivers to this node.
+#[derive(Default)]
+pub struct Recorder {
+    pub delivered: Mutex<Vec<(String, Option<u64>, String)>>,
+    pub lost: Mutex<Vec<String>>,
+}
+
+impl EventSink for Recorder {
+    fn deliver(&self, p: Publication) {
+        let frame = String::from_utf8(p.frame.to_vec()).unwrap();
+        self.delivered.lock().unwrap().push((p.channel.to_string(), p.position.map(|p| p.offset), frame));
+    }
+    fn lost(&self, channel: &str) {
+        self.lost.lock().unwrap().push(channel.to_owned());
+    }
+}
+
+impl Recorder {
+    pub fn offsets(&self, channel: &str) -> Vec<u64> {
+        self.delivered.lock().unwrap().iter().filter(|(c, ..)| c == channel).filter_map(|(_, o, _)| *o).collect()
+    }
+}
+
+pub struct Backend {
+    pub engine: Engine,
+    pub recorder: Arc<Recorder>,
+    pub redis: Option<RedisServer>,
+}
+
+fn config(history_size: usize) -> EngineConfig {
+    EngineConfig { history_size, history_ttl: Duration::from_secs(600), key_prefix: "conf:".into() }
+}
+
+impl Backend {
+    pub async fn memory(history_size: usize) -> Self {
+        let recorder = Arc::new(Recorder::default());
+        let m = Arc::new(MemoryEngine::new(config(history_size), recorder.clone()));
+        let engine = Engine { kind: EngineKind::Memory, broker: m.clone(), presence: m.clone(), state: m };
+        Self { engine, recorder, redis: None }
+    }
+
+    pub async fn redis(history_size: usize) -> Self {
+        let server = RedisServer::start().await;
+        let recorder = Arc::new(Recorder::default());
+        let r = Arc::new(RedisEngine::connect(&server.url(), config(history_size), recorder.clone()).await.unwrap());
+        let engine = Engine { kind: EngineKind::Redis, broker: r.clone(), presence: r.clone(), state: r };
+        Self { engine, recorder, redis: Some(server) }
+    }
+}
+
+fn raw(v: serde_json::Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&v).unwrap()
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test] async fn $name() { super::$name(super::Backend::memory(100).await).await } )*
+        }
+        mod redis {
+            $( #[tokio::test] async fn $name() { super::$name(super::Backend::redis(100).await).await } )*
+        }
+    };
+}
+
+conformance!(
+    offsets_are_consecutive_within_one_epoch,
+    subscribed_node_receives_every_event_in_order,
+    frames_are_identical_on_both_engines,
+    history_recovers_what_was_missed,
+    history_is_capped,
+    a_fresh_channel_starts_at_zero_in_the_empty_epoch,
+    ephemeral_events_carry_no_offset_and_are_not_kept,
+    presence_sums_unexpired_node_reports,
+    state_operations_are_atomic_per_key,
+    concurrent_publishers_never_share_an_offset,
+);
+
+async fn offsets_are_consecutive_within_one_epoch(b: Backend) {
+    let broker = &b.engine.broker;
+    let mut epoch = None;
+    for i in 1..=5u64 {
+        let pos = broker.publish("show:a", "chat", &raw(serde_json::json!({"i": i})), true).await.unwrap().unwrap();
+        assert_eq!(pos.offset, i);
+        assert!(!pos.epoch.is_empty());
+        assert_eq!(epoch.get_or_insert(pos.epoch.clone()), &pos.epoch);
+    }
+    // Channels are independent.
+    let other = broker.publish("show:b", "chat", &raw(serde_json::json!({})), true).await.unwrap().unwrap();
+    assert_eq!(other.offset, 1);
+}
+
+async fn subscribed_node_receives_every_event_in_order(b: Backend) {
+    let broker = &b.engine.broker;
+    broker.subscribe("show:a").await.unwrap();
+    for i in 0..200 {
+        broker.publish("show:a", "chat", &raw(serde_json::json!({"i": i})), true).await.unwrap();
+    }
+    eventually("200 deliveries", || async { b.recorder.offsets("show:a").len() >= 200 }).await;
+    assert_eq!(b.recorder.offsets("show:a"), (1..=200).collect::<Vec<_>>());
+    broker.unsubscribe("show:a").await;
+}
+
+async fn frames_are_identical_on_both_engines(b: Backend) {
+    let broker = &b.engine.broker;
+    broker.subscribe("show:f").await.unwrap();
+    broker.publish("show:f", "chat", &raw(serde_json::json!({"text": "chốt 2 \"A1\""})), true).await.unwrap();
+    eventually("one delivery", || async { !b.recorder.offsets("show:f").is_empty() }).await;
+    let frame = b.recorder.delivered.lock().unwrap()[0].2.clone();
+    assert_eq!(frame, r#"{"ch":"show:f","ev":"chat","off":1,"data":{"text":"chốt 2 \"A1\""}}"#);
+    let history = broker.history("show:f", Some(&StreamPosition { offset: 0, epoch: String::new() })).await.unwrap();
+    assert_eq!(String::from_utf8(history.events[0].to_vec()).unwrap(), frame);
+}
+
+async fn history_recovers_what_was_missed(b: Backend) {
+    let broker = &b.engine.broker;
+    let mut epoch = String::new();
+    for i in 0..10 {
+        epoch = broker.publish("show:h", "chat", &raw(serde_json::json!({"i": i})), true).await.unwrap().unwrap().epoch;
+    }
+    let h = broker.history("show:h", Some(&StreamPosition { offset: 4, epoch: epoch.clone() })).await.unwrap();
+    assert!(h.recovered);
+    assert_eq!(h.position, StreamPosition { offset: 10, epoch: epoch.clone() });
+    assert_eq!(h.events.len(), 6);
+    assert!(String::from_utf8(h.events[0].to_vec()).unwrap().contains(r#""off":5"#));
+
+    let up_to_date =
+        broker.history("show:h", Some(&StreamPosition { offset: 10, epoch: epoch.clone() })).await.unwrap();
+    assert!(up_to_date.recovered && up_to_date.events.is_empty());
+
+    let other_epoch =
+        broker.history("show:h", Some(&StreamPosition { offset: 4, epoch: "nope".into() })).await.unwrap();
+    assert!(!other_epoch.recovered && other_epoch.events.is_empty());
+
+    let future = broker.history("show:h", Some(&StreamPosition { offset: 11, epoch: epoch.clone() })).await.unwrap();
+    assert!(!future.recovered);
+
+    let plain = broker.history("show:h", None).await.unwrap();
+    assert!(!plain.recovered && plain.events.is_empty());
+    assert_eq!(plain.position.offset, 10);
+}
+
+async fn history_is_capped(b: Backend) {
+    let broker = &b.engine.broker;
+    let mut epoch = String::new();
+    for i in 0..150 {
+        epoch = broker.publish("show:c", "chat", &raw(serde_json::json!({"i": i})), true).await.unwrap().unwrap().epoch;
+    }
+    // 100 kept: 51..=150.
+    let old = broker.history("show:c", Some(&StreamPosition { offset: 40, epoch: epoch.clone() })).await.unwrap();
+    assert!(!old.recovered);
+    let edge = broker.history("show:c", Some(&StreamPosition { offset: 50, epoch: epoch.clone() })).await.unwrap();
+    assert!(edge.recovered);
+    assert_eq!(edge.events.len(), 100);
+}
+
+async fn a_fresh_channel_starts_at_zero_in_the_empty_epoch(b: Backend) {
+    let broker = &b.engine.broker;
+    let fresh = broker.history("show:new", None).await.unwrap();
+    assert_eq!(fresh.position, StreamPosition { offset: 0, epoch: String::new() });
+    let start = StreamPosition { offset: 0, epoch: String::new() };
+    let h = broker.history("show:new", Some(&start)).await.unwrap();
+    assert!(h.recovered && h.events.is_empty());
+    broker.publish("show:new", "chat", &raw(serde_json::json!({})), true).await.unwrap();
+    broker.publish("show:new", "chat", &raw(serde_json::json!({})), true).await.unwrap();
+    // A client that subscribed before the first event recovers both.
+    let h = broker.history("show:new", Some(&start)).await.unwrap();
+    assert!(h.recovered);
+    assert_eq!(h.events.len(), 2);
+}
+
+async fn ephemeral_events_carry_no_offset_and_are_not_kept(b: Backend) {
+    let broker = &b.engine.broker;
+    broker.subscribe("show:e").await.unwrap();
+    let pos = broker.publish("show:e", "viewers", &raw(serde_json::json!({"count": 3})), false).await.unwrap();
+    assert!(pos.is_none());
+    eventually("ephemeral delivery", || async { !b.recorder.delivered.lock().unwrap().is_empty() }).await;
+    let (ch, off, frame) = b.recorder.delivered.lock().unwrap()[0].clone();
+    assert_eq!((ch.as_str(), off), ("show:e", None));
+    assert_eq!(frame, r#"{"ch":"show:e","ev":"viewers","data":{"count":3}}"#);
+    assert_eq!(broker.history("show:e", None).await.unwrap().position.offset, 0);
+}
+
+async fn presence_sums_unexpired_node_reports(b: Backend) {
+    let p = &b.engine.presence;
+    let long = Duration::from_secs(60);
+    p.report("show:p", "node-a", 3, long).await.unwrap();
+    p.report("show:p", "node-b", 4, long).await.unwrap();
+    assert_eq!(p.count("show:p").await.unwrap(), 7);
+    p.report("show:p", "node-a", 5, long).await.unwrap();
+    assert_eq!(p.count("show:p").await.unwrap(), 9);
+    p.report("show:p", "node-b", 0, long).await.unwrap();
+    assert_eq!(p.count("show:p").await.unwrap(), 5);
+    // A node that stops reporting stops counting.
+    p.report("show:p", "node-c", 10, Duration::from_millis(200)).await.unwrap();
+    assert_eq!(p.count("show:p").await.unwrap(), 15);
+    eventually("the silent node expires", || async { p.count("show:p").await.unwrap() == 5 }).await;
+    assert_eq!(p.count("show:none").await.unwrap(), 0);
+}
+
+async fn state_operations_are_atomic_per_key(b: Backend) {
+    let s = &b.engine.state;
+    assert_eq!(s.get("{s:1}:k").await.unwrap(), None);
+    s.set("{s:1}:k", b"v1", None).await.unwrap();
+    assert_eq!(s.get("{s:1}:k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+    assert!(!s.set_nx("{s:1}:k", b"v2", None).await.unwrap());
+    assert!(s.set_nx("{s:1}:idem", b"x", Some(Duration::from_millis(200))).await.unwrap());
+    eventually("ttl expiry", || async { s.get("{s:1}:idem").await.unwrap().is_none() }).await;
+    assert!(s.set_nx("{s:1}:idem", b"y", None).await.unwrap());
+    assert!(s.delete("{s:1}:k").await.unwrap());
+    assert!(!s.delete("{s:1}:k").await.unwrap());
+
+    // Concurrent increments lose nothing.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    s.incr_by("{s:1}:stock", -1).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(s.incr_by("{s:1}:stock", 0).await.unwrap(), -400);
+}
+
+async fn concurrent_publishers_never_share_an_offset(b: Backend) {
+    let broker = b.engine.broker.clone();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let broker = broker.clone();
+            tokio::spawn(async move {
+                let mut offs = Vec::new();
+                for _ in 0..25 {
+                    let p = broker.publish("show:r", "chat", &raw(serde_json::json!({})), true).await.unwrap();
+                    offs.push(p.unwrap().offset);
+                }
+                offs
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=200).collect::<Vec<_>>());
+}

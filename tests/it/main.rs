@@ -1,0 +1,9 @@
+//! One integration test binary: real servers on port 0, real WebSocket clients, a real
+//! `redis-server` started by the harness.
+
+mod engine;
+mod helpers;
+mod multinode;
+mod proto;
+mod redis_faults;
+mod ws;
