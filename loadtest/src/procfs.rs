@@ -110,3 +110,14 @@ pub fn local_port_range() -> anyhow::Result<(u16, u16)> {
         _ => bail!("cannot parse {path}: {text:?}"),
     }
 }
+
+/// A counter from the `TcpExt` block of `/proc/net/netstat` (network-namespace
+/// wide), e.g. `ListenOverflows`: connections dropped because a listen queue
+/// was full. `None` when the file or the counter is missing.
+pub fn tcp_ext_counter(name: &str) -> Option<u64> {
+    let text = fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let idx = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(idx)?.parse().ok()
+}

@@ -1,6 +1,7 @@
 //! One integration test binary: real servers on port 0, real WebSocket clients, a real
 //! `redis-server` started by the harness.
 
+mod asyncapi;
 mod engine;
 mod helpers;
 mod multinode;

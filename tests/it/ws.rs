@@ -357,14 +357,26 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
     cfg.limits.ping_interval_s = 1;
     cfg.limits.pong_timeout_s = 1;
     let app = spawn_with(cfg).await;
-    // A raw socket that completes the handshake and then never reads nor answers.
+    // A client that completes the handshake and then never reads, so never answers a ping.
     let _silent = Client::connect(&app, None).await;
+    // A client that keeps reading (tungstenite answers pings while reading) for four seconds.
     let mut live = Client::connect(&app, None).await;
-    eventually("the silent peer is dropped", || async { app.metrics().await.contains("ocop_ws_dead_peers_total 1") })
-        .await;
-    // The responsive client (tungstenite answers pings while reading) is still served.
-    let ch = show_channel();
-    live.subscribe(&ch).await;
+    let lively = tokio::spawn(async move {
+        let ch = show_channel();
+        for _ in 0..20 {
+            let reply = live.call("unsubscribe", json!({ "ch": ch })).await;
+            assert_error(&reply, "invalid_state");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        live
+    });
+    eventually("the silent peer is dropped", || async {
+        app.metrics().await.contains("ocop_ws_dead_peers_total 1")
+    })
+    .await;
+    let _live = lively.await.unwrap();
+    let m = app.metrics().await;
+    assert!(m.contains("ocop_ws_dead_peers_total 1") && m.contains("ocop_ws_connections 1"), "{m}");
 }
 
 #[tokio::test]

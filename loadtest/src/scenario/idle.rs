@@ -249,6 +249,10 @@ pub struct IdleReport {
     pub establish_secs: f64,
     pub connections_per_sec: f64,
     pub establish_latency: Option<LatencySummary>,
+    /// Growth of the kernel's `TcpExt ListenOverflows` counter while connecting
+    /// (whole network namespace): SYNs dropped because the server's accept
+    /// queue was full; each costs the client a SYN retransmit (about 1 s).
+    pub listen_overflows: Option<u64>,
     pub concurrency: u32,
     pub sources: Vec<IpAddr>,
     pub settle_secs: u64,
@@ -332,6 +336,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
     let (stop_tx, stop_rx) = watch::channel(false);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outcome>();
     let channel: Arc<str> = Arc::from(args.channel.as_str());
+    let overflows_before = procfs::tcp_ext_counter("ListenOverflows");
     let started = Instant::now();
     let spawner = tokio::spawn({
         let (target, shared, sources) = (target.clone(), shared.clone(), sources.clone());
@@ -398,6 +403,9 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
     }
     let establish_time = started.elapsed();
     let all_established_at = Instant::now();
+    let listen_overflows = procfs::tcp_ext_counter("ListenOverflows")
+        .zip(overflows_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let mut tasks = spawner.await.context("connection spawner failed")?;
     eprintln!(
         "{established}/{n} established in {:.2} s; settling {} s",
@@ -456,6 +464,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
         establish_secs: establish_time.as_secs_f64(),
         connections_per_sec: established as f64 / establish_time.as_secs_f64().max(1e-9),
         establish_latency: latencies.summary(),
+        listen_overflows,
         concurrency: args.conn.concurrency,
         sources,
         settle_secs: args.settle_secs,
@@ -506,6 +515,12 @@ fn print_summary(r: &IdleReport) {
         println!(
             "  connect+hello+subscribe latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+        );
+    }
+    if let Some(n) = r.listen_overflows.filter(|n| *n > 0) {
+        println!(
+            "  kernel ListenOverflows +{n} while connecting: the server's accept queue was full \
+             (each such connect waited for a SYN retransmit)"
         );
     }
     if let Some(s) = &r.server {

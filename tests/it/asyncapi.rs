@@ -1,0 +1,1 @@
+//! The AsyncAPI document in `proto/` describes what the server implements.
