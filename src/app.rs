@@ -132,6 +132,9 @@ impl App {
             node_id: uuid::Uuid::now_v7().to_string().into(),
             next_conn: Arc::new(AtomicU64::new(1)),
         };
+        if state.config.demo {
+            tracing::info!("--demo: no demo data set is defined for this build; starting empty");
+        }
         let router = router(state.clone());
         Ok(Self { listener, state, router })
     }

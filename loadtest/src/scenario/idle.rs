@@ -419,7 +419,9 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
 
     // 5. Hold, then close.
     let hold = Duration::from_secs(args.hold_secs).max(settle);
-    sleep_until((all_established_at + hold).into()).await;
+    if established > 0 {
+        sleep_until((all_established_at + hold).into()).await;
+    }
     let end_of_hold = sample_server(sut.pid, "at the end of the hold");
     let loadtest_rss_kib = procfs::sample(Proc::Current).ok().map(|s| s.rss_kib);
     let drops = shared.dropped.lock().expect("tally lock").clone();
