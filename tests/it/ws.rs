@@ -370,10 +370,8 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
         }
         live
     });
-    eventually("the silent peer is dropped", || async {
-        app.metrics().await.contains("ocop_ws_dead_peers_total 1")
-    })
-    .await;
+    eventually("the silent peer is dropped", || async { app.metrics().await.contains("ocop_ws_dead_peers_total 1") })
+        .await;
     let _live = lively.await.unwrap();
     let m = app.metrics().await;
     assert!(m.contains("ocop_ws_dead_peers_total 1") && m.contains("ocop_ws_connections 1"), "{m}");
