@@ -29,9 +29,19 @@ const READY_CHECK: Duration = Duration::from_secs(1);
 /// How often this node reports its viewer counts; reports live three rounds.
 const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 
-/// Everything a request or a connection needs, cheap to clone.
+/// Everything a request or a connection needs; one pointer, cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state behind [`AppState`].
+pub struct Shared {
     pub config: Arc<Config>,
     pub engine: Engine,
     pub hub: Arc<Hub>,
@@ -48,10 +58,10 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// This node's id in presence reports.
     pub node_id: Arc<str>,
-    next_conn: Arc<AtomicU64>,
+    next_conn: AtomicU64,
 }
 
-impl AppState {
+impl Shared {
     pub fn next_conn_key(&self) -> ConnKey {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
@@ -79,9 +89,7 @@ impl App {
     /// Validates the configuration, binds the listener and connects the engine.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         config.validate()?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let listener = bind(config.listen).map_err(|source| StartError::Bind { addr: config.listen, source })?;
         Self::build_with_listener(config, listener).await
     }
 
@@ -116,7 +124,7 @@ impl App {
                 s
             }
         };
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
             })?),
@@ -130,8 +138,8 @@ impl App {
             connections: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
             node_id: uuid::Uuid::now_v7().to_string().into(),
-            next_conn: Arc::new(AtomicU64::new(1)),
-        };
+            next_conn: AtomicU64::new(1),
+        }));
         if state.config.demo {
             tracing::info!("--demo: no demo data set is defined for this build; starting empty");
         }
@@ -174,6 +182,16 @@ impl App {
         tracing::info!("stopped");
         served
     }
+}
+
+/// Binds with a deep accept queue: a join storm of thousands of viewers must queue, not be
+/// refused and retried a second later (the default backlog is 128).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    const BACKLOG: u32 = 4096;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 fn router(state: AppState) -> Router {

@@ -3,7 +3,6 @@
 //! Knows nothing of WebSocket messages: it gets text and pushes encoded frames to the
 //! connection's [`Outbound`] queue, so replies and events leave in the order they were queued.
 
-use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -25,15 +24,22 @@ use crate::protocol::{
 };
 use crate::transport::outbound::Outbound;
 
+/// Who a signed-in connection acts as.
+struct Identity {
+    claims: Claims,
+    user: User,
+}
+
 pub struct Session {
     state: AppState,
     key: ConnKey,
     pub conn_id: Uuid,
-    claims: Option<Claims>,
-    user: Option<User>,
+    /// Boxed: most connections are anonymous viewers, and an idle connection should stay small.
+    identity: Option<Box<Identity>>,
     out: Arc<Outbound>,
-    /// Channels this connection is subscribed to; at most `max_subscriptions`.
-    subscriptions: HashSet<Arc<str>>,
+    /// Channels this connection is subscribed to; at most `max_subscriptions` (64 by default),
+    /// few enough that a linear search beats hashing and costs less memory.
+    subscriptions: Vec<Arc<str>>,
     limiter: DefaultDirectRateLimiter,
     /// Commands refused by the rate limit since the last accepted one.
     refused_in_row: u32,
@@ -57,22 +63,21 @@ impl Session {
         let rate = NonZeroU32::new(limits.command_rate).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.command_burst).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
-        let user = claims.as_ref().map(Claims::user);
+        let identity = claims.map(|claims| Box::new(Identity { user: claims.user(), claims }));
         Self {
             state,
             key,
             conn_id: Uuid::now_v7(),
-            claims,
-            user,
+            identity,
             out,
-            subscriptions: HashSet::new(),
+            subscriptions: Vec::new(),
             limiter,
             refused_in_row: 0,
         }
     }
 
     pub fn user(&self) -> Option<&User> {
-        self.user.as_ref()
+        self.identity.as_ref().map(|i| &i.user)
     }
 
     fn send(&self, text: String) {
@@ -89,8 +94,8 @@ impl Session {
 
     /// Handles one text frame: exactly one reply is queued, unless the connection is closing.
     pub async fn handle_text(&mut self, text: &str) {
-        if let Some(claims) = &self.claims
-            && claims.exp < unix_now()
+        if let Some(identity) = &self.identity
+            && identity.claims.exp < unix_now()
         {
             self.out.close(Disconnect::TOKEN_EXPIRED);
             return;
@@ -145,7 +150,7 @@ impl Session {
     /// Subscribes and queues the reply itself, before any live event of the channel.
     async fn subscribe(&mut self, id: u64, name: &str, since: Option<Since>) -> Result<(), ReplyError> {
         let channel = Channel::parse(name)?;
-        channel.check_subscribe(self.user.as_ref())?;
+        channel.check_subscribe(self.user())?;
         let name: Arc<str> = channel.to_string().into();
         if self.subscriptions.contains(&name) {
             return Err(ReplyError::new(ErrorCode::InvalidState, "already subscribed to this channel"));
@@ -173,7 +178,7 @@ impl Session {
             }
         };
         // Taken after the history read, so the state it shows is at least as new as `off`.
-        let snapshot = match self.state.snapshots.snapshot(&channel, self.user.as_ref()).await {
+        let snapshot = match self.state.snapshots.snapshot(&channel, self.user()).await {
             Ok(s) => s,
             Err(e) => {
                 self.state.hub.leave(&name, self.key);
@@ -195,16 +200,17 @@ impl Session {
         };
         self.send(encode_ok(id, &result));
         self.state.hub.activate(&name, self.key, &history.position);
-        self.subscriptions.insert(name);
+        self.subscriptions.push(name);
         Ok(())
     }
 
     async fn unsubscribe(&mut self, name: &str) -> Result<(), ReplyError> {
         let channel = Channel::parse(name)?;
         let name = channel.to_string();
-        if !self.subscriptions.remove(name.as_str()) {
+        let Some(i) = self.subscriptions.iter().position(|s| **s == *name) else {
             return Err(ReplyError::new(ErrorCode::InvalidState, "not subscribed to this channel"));
-        }
+        };
+        self.subscriptions.swap_remove(i);
         self.state.hub.leave(&name, self.key);
         self.state.engine.broker.unsubscribe(&name).await;
         Ok(())

@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
@@ -16,9 +18,14 @@ pub struct Outbound {
     state: Mutex<QueueState>,
     /// Wakes the writer when frames arrive (a stored permit means no wake-up is lost).
     ready: Notify,
-    /// Cancelled when the connection must end; both the writer and the reader watch it.
+    /// Cancelled when the connection must end (a child of the server's shutdown token); both
+    /// the writer and the reader watch it.
     closing: CancellationToken,
     max_bytes: usize,
+    /// When the connection started, and when the peer last sent anything (ms after start):
+    /// the writer's dead-peer check reads what the reader writes.
+    started: Instant,
+    last_seen_ms: AtomicU64,
 }
 
 struct QueueState {
@@ -35,13 +42,31 @@ pub struct Batch {
 }
 
 impl Outbound {
-    pub fn new(max_bytes: usize) -> Self {
+    /// A queue of at most `max_bytes`; `closing` ends the connection when cancelled.
+    pub fn new(max_bytes: usize, closing: CancellationToken) -> Self {
         Self {
             state: Mutex::new(QueueState { frames: VecDeque::new(), bytes: 0, close: None }),
             ready: Notify::new(),
-            closing: CancellationToken::new(),
+            closing,
             max_bytes,
+            started: Instant::now(),
+            last_seen_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Milliseconds since the connection started.
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Records that the peer sent something.
+    pub fn seen(&self) {
+        self.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the peer last sent something, in [`Outbound::now_ms`] time.
+    pub fn last_seen_ms(&self) -> u64 {
+        self.last_seen_ms.load(Ordering::Relaxed)
     }
 
     /// Queues a frame; false when the connection is closing (now or because of this frame).
@@ -105,7 +130,7 @@ mod tests {
 
     #[test]
     fn overflow_closes_with_too_slow_and_refuses_more() {
-        let q = Outbound::new(10);
+        let q = Outbound::new(10, CancellationToken::new());
         assert!(q.push("12345".into()));
         assert!(q.push("12345".into()));
         assert!(!q.push("1".into()));
@@ -119,7 +144,7 @@ mod tests {
 
     #[test]
     fn first_close_reason_wins() {
-        let q = Outbound::new(100);
+        let q = Outbound::new(100, CancellationToken::new());
         q.close(Disconnect::RESTARTING);
         q.close(Disconnect::ABUSE);
         assert_eq!(q.close_reason(), Some(Disconnect::RESTARTING));
@@ -127,7 +152,7 @@ mod tests {
 
     #[test]
     fn take_resets_the_budget() {
-        let q = Outbound::new(10);
+        let q = Outbound::new(10, CancellationToken::new());
         assert!(q.push("1234567890".into()));
         q.take();
         assert!(q.push("1234567890".into()));

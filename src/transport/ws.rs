@@ -2,8 +2,7 @@
 //! writer task per connection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -89,7 +88,7 @@ fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool 
 async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit: OwnedSemaphorePermit) {
     let metrics = state.metrics.clone();
     metrics.connections.inc();
-    let out = Arc::new(Outbound::new(state.config.limits.outbound_queue_bytes));
+    let out = Arc::new(Outbound::new(state.config.limits.outbound_queue_bytes, state.shutdown.child_token()));
     let key = state.next_conn_key();
     let mut session = Session::new(state.clone(), key, claims, out.clone());
     let hello = HelloFrame {
@@ -105,25 +104,22 @@ async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit
     out.push(Utf8Bytes::from(serde_json::to_string(&hello).unwrap_or_default()));
 
     let (sink, mut stream) = socket.split();
-    let started = Instant::now();
-    let last_seen = Arc::new(AtomicU64::new(0));
-    let writer = tokio::spawn(write_loop(sink, out.clone(), state.clone(), started, last_seen.clone()));
+    let writer = tokio::spawn(write_loop(sink, out.clone(), state.clone()));
 
     loop {
         tokio::select! {
             biased;
+            // Also cancelled by server shutdown: the token is a child of it.
             _ = out.closing().cancelled() => break,
-            _ = state.shutdown.cancelled() => {
-                out.close(Disconnect::RESTARTING);
-                break;
-            }
             msg = stream.next() => {
                 let Some(msg) = msg else { break };
-                last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                out.seen();
                 match msg {
                     Ok(Message::Text(text)) => {
                         metrics.frames_in.inc();
-                        session.handle_text(text.as_str()).await;
+                        // Boxed: the command's state lives only while it runs, keeping every
+                        // idle connection's task small.
+                        Box::pin(session.handle_text(text.as_str())).await;
                     }
                     Ok(Message::Binary(_)) => out.close(Disconnect::BINARY),
                     Ok(Message::Ping(_) | Message::Pong(_)) => {}
@@ -138,12 +134,15 @@ async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit
             }
         }
     }
-    session.close().await;
+    if state.shutdown.is_cancelled() {
+        out.close(Disconnect::RESTARTING);
+    }
+    Box::pin(session.close()).await;
     // Ends the writer: it sends the close frame when there is a reason, or just stops.
     out.closing().cancel();
     let _ = writer.await;
     // Keep reading until the peer answers the close frame, so the handshake completes.
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async { while stream.next().await.is_some() {} }).await;
+    let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while stream.next().await.is_some() {} })).await;
     metrics.connections.dec();
 }
 
@@ -152,49 +151,47 @@ fn is_too_big(e: axum::Error) -> bool {
     matches!(inner.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    out: Arc<Outbound>,
-    state: AppState,
-    started: Instant,
-    last_seen: Arc<AtomicU64>,
-) {
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, out: Arc<Outbound>, state: AppState) {
     let limits = &state.config.limits;
     let metrics = &state.metrics;
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + limits.ping_interval(), limits.ping_interval());
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // When a ping is outstanding: the time it was sent (ms since start) and the pong deadline.
+    // One timer serves both the next ping and, while one is outstanding, the pong deadline.
+    let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
+    // The outstanding ping: when it was sent, in connection time and as an instant.
     let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
     loop {
-        let deadline = awaiting.map(|(_, d)| d);
         tokio::select! {
             _ = out.ready() => {}
             _ = out.closing().cancelled() => {}
-            _ = ping.tick() => {
-                if awaiting.is_none() {
-                    let sent = started.elapsed().as_millis() as u64;
-                    if !send_with_timeout(&mut sink, Message::Ping(bytes::Bytes::from_static(b"p"))).await {
-                        return;
+            _ = &mut timer => {
+                match awaiting.take() {
+                    None => {
+                        let sent = out.now_ms();
+                        let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
+                        if !Box::pin(send_with_timeout(&mut sink, ping)).await {
+                            out.closing().cancel();
+                            return;
+                        }
+                        let now = tokio::time::Instant::now();
+                        awaiting = Some((sent, now));
+                        timer.as_mut().reset(now + limits.pong_timeout());
                     }
-                    awaiting = Some((sent, tokio::time::Instant::now() + limits.pong_timeout()));
-                }
-                continue;
-            }
-            _ = sleep_until_opt(deadline) => {
-                if let Some((sent, _)) = awaiting.take()
-                    && last_seen.load(Ordering::Relaxed) < sent
-                {
-                    metrics.dead_peers.inc();
-                    out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
-                    return;
+                    Some((sent, at)) => {
+                        if out.last_seen_ms() < sent {
+                            metrics.dead_peers.inc();
+                            out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
+                            return;
+                        }
+                        let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
+                        timer.as_mut().reset(next);
+                    }
                 }
                 continue;
             }
         }
         let batch = out.take();
-        if let Some(reason) = batch.close {
-            finish(&mut sink, batch.frames, reason, &state).await;
+        let close = batch.close.or_else(|| state.shutdown.is_cancelled().then_some(Disconnect::RESTARTING));
+        if let Some(reason) = close {
+            Box::pin(finish(&mut sink, batch.frames, reason, &state)).await;
             return;
         }
         if batch.frames.is_empty() {
@@ -205,12 +202,12 @@ async fn write_loop(
             continue;
         }
         let n = batch.frames.len() as u64;
-        let write = async {
+        let write = Box::pin(async {
             for frame in batch.frames {
                 sink.feed(Message::Text(frame)).await?;
             }
             sink.flush().await
-        };
+        });
         tokio::select! {
             result = write => {
                 if result.is_err() {
@@ -225,13 +222,6 @@ async fn write_loop(
                 continue;
             }
         }
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 
