@@ -53,11 +53,17 @@ impl Hub {
         &self.shards[i]
     }
 
-    /// Adds a subscriber that buffers events until [`Hub::activate`].
-    pub fn join(&self, channel: &str, conn: ConnKey, out: Arc<Outbound>) {
+    /// Adds a subscriber that buffers events until [`Hub::activate`]. Returns the channel's
+    /// shared name, so thousands of subscribers hold one copy of it.
+    pub fn join(&self, channel: &str, conn: ConnKey, out: Arc<Outbound>) -> Arc<str> {
         let mut shard = self.shard(channel).lock().unwrap();
-        let subs = shard.entry(channel.into()).or_default();
+        let name = match shard.get_key_value(channel) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(channel),
+        };
+        let subs = shard.entry(name.clone()).or_default();
         subs.subs.insert(conn, Sub { out, pending: Some(Vec::new()) });
+        name
     }
 
     /// Starts live delivery after the subscriber was sent everything up to `after`: buffered

@@ -1,4 +1,8 @@
 use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use ocop_live::{App, Config, telemetry};
 
 #[tokio::main]

@@ -151,8 +151,8 @@ impl Session {
     async fn subscribe(&mut self, id: u64, name: &str, since: Option<Since>) -> Result<(), ReplyError> {
         let channel = Channel::parse(name)?;
         channel.check_subscribe(self.user())?;
-        let name: Arc<str> = channel.to_string().into();
-        if self.subscriptions.contains(&name) {
+        let name = channel.to_string();
+        if self.subscriptions.iter().any(|s| **s == *name) {
             return Err(ReplyError::new(ErrorCode::InvalidState, "already subscribed to this channel"));
         }
         let max = self.state.config.limits.max_subscriptions;
@@ -163,7 +163,7 @@ impl Session {
         let broker = &self.state.engine.broker;
         // Join first so nothing published from here on is missed, then read history: events
         // seen twice are filtered by offset on activation.
-        self.state.hub.join(&name, self.key, self.out.clone());
+        let name = self.state.hub.join(&name, self.key, self.out.clone());
         if let Err(e) = timed(metrics, "subscribe", broker.subscribe(&name)).await {
             self.state.hub.leave(&name, self.key);
             return Err(e.into());
@@ -200,6 +200,8 @@ impl Session {
         };
         self.send(encode_ok(id, &result));
         self.state.hub.activate(&name, self.key, &history.position);
+        // Grow one at a time: most viewers hold one or two subscriptions.
+        self.subscriptions.reserve_exact(1);
         self.subscriptions.push(name);
         Ok(())
     }
