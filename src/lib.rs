@@ -11,6 +11,8 @@
 //! - [`engine`]: broker, presence and state traits with memory and Redis implementations.
 //! - [`channel`]: channel names and who may subscribe.
 //! - [`snapshot`]: the state a subscriber starts from, per channel kind.
+//! - [`domain`]: accounts, seller profiles, products and combos: shapes and validation, no I/O.
+//! - [`vn`]: Vietnamese text: search folding, phone numbers, text cleaning, word filters.
 //! - [`auth`]: users, roles and access tokens.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logs.
 //! - [`schema`]: the JSON Schemas of the wire contract, as published in `proto/`.
@@ -19,6 +21,7 @@ pub mod app;
 pub mod auth;
 pub mod channel;
 pub mod config;
+pub mod domain;
 pub mod engine;
 pub mod hub;
 pub mod metrics;
@@ -29,6 +32,7 @@ pub mod session;
 pub mod snapshot;
 pub mod telemetry;
 pub mod transport;
+pub mod vn;
 
 pub use app::{App, AppState};
 pub use config::Config;

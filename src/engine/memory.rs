@@ -1,6 +1,6 @@
 //! The in-memory engine: one node, nothing kept across restarts.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::{Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition};
+use super::{
+    Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, Take,
+};
 use crate::protocol::encode_event;
 
 /// Channels whose history was untouched this long are swept even before their TTL, when empty.
@@ -24,6 +26,8 @@ pub struct MemoryEngine {
     presence: Mutex<HashMap<String, NodeCounts>>,
     /// Key-value state; one lock makes every operation atomic.
     state: Mutex<HashMap<String, Entry>>,
+    /// Ordered indexes; one lock, held briefly.
+    indexes: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 /// Per node: its count and when the report expires.
@@ -60,6 +64,7 @@ impl MemoryEngine {
             channels: Mutex::new(Channels { logs: HashMap::new(), last_sweep: Instant::now() }),
             presence: Mutex::new(HashMap::new()),
             state: Mutex::new(HashMap::new()),
+            indexes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -236,5 +241,72 @@ impl State for MemoryEngine {
         let mut state = self.state.lock().unwrap();
         let now = Instant::now();
         Ok(state.remove(key).is_some_and(|e| e.live(now)))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, EngineError> {
+        let state = self.state.lock().unwrap();
+        let now = Instant::now();
+        Ok(keys.iter().map(|k| state.get(k).filter(|e| e.live(now)).map(|e| e.value.clone())).collect())
+    }
+
+    async fn set_many(&self, entries: &[(String, Bytes)]) -> Result<(), EngineError> {
+        let mut state = self.state.lock().unwrap();
+        for (key, value) in entries {
+            state.insert(key.clone(), Entry { value: value.clone(), expires: None });
+        }
+        Ok(())
+    }
+
+    async fn index_add(&self, index: &str, member: &str) -> Result<(), EngineError> {
+        self.indexes.lock().unwrap().entry(index.to_owned()).or_default().insert(member.to_owned());
+        Ok(())
+    }
+
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), EngineError> {
+        if let Some(set) = self.indexes.lock().unwrap().get_mut(index) {
+            set.remove(member);
+        }
+        Ok(())
+    }
+
+    async fn index_range(&self, index: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>, EngineError> {
+        let indexes = self.indexes.lock().unwrap();
+        let Some(set) = indexes.get(index) else { return Ok(Vec::new()) };
+        let members: Vec<String> = match after {
+            Some(after) => set
+                .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                .take(limit)
+                .cloned()
+                .collect(),
+            None => set.iter().take(limit).cloned().collect(),
+        };
+        Ok(members)
+    }
+
+    async fn take_all(&self, items: &[(String, i64)]) -> Result<Take, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        let read = |state: &HashMap<String, Entry>, key: &str| -> Result<i64, EngineError> {
+            match state.get(key).filter(|e| e.live(now)) {
+                None => Ok(0),
+                Some(e) => std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| EngineError::Internal(format!("{key} is not an integer"))),
+            }
+        };
+        // Validate everything before writing anything.
+        for (index, (key, qty)) in items.iter().enumerate() {
+            let available = read(&state, key)?;
+            if available < *qty {
+                return Ok(Take::Short { index, available });
+            }
+        }
+        for (key, qty) in items {
+            let next = read(&state, key)? - qty;
+            let expires = state.get(key).and_then(|e| e.expires);
+            state.insert(key.clone(), Entry { value: Bytes::from(next.to_string()), expires });
+        }
+        Ok(Take::Taken)
     }
 }

@@ -125,6 +125,27 @@ pub trait State: Send + Sync + 'static {
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError>;
     /// Removes a key; true when it existed.
     async fn delete(&self, key: &str) -> Result<bool, EngineError>;
+    /// Reads several keys (absent: `None`), in the order given. Not atomic across owners.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, EngineError>;
+    /// Writes several keys of one owner (one hash tag) as one atomic step.
+    async fn set_many(&self, entries: &[(String, Bytes)]) -> Result<(), EngineError>;
+    /// Adds `member` to a lexicographically ordered index (idempotent).
+    async fn index_add(&self, index: &str, member: &str) -> Result<(), EngineError>;
+    /// Removes `member` from an index.
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), EngineError>;
+    /// Up to `limit` members strictly after `after`, in order.
+    async fn index_range(&self, index: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>, EngineError>;
+    /// Takes `qty` from every integer counter, or from none when any has less than asked:
+    /// all or nothing, as one atomic step. Keys must share one owner (hash tag).
+    async fn take_all(&self, items: &[(String, i64)]) -> Result<Take, EngineError>;
+}
+
+/// The outcome of [`State::take_all`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    Taken,
+    /// Item `index` had only `available`; nothing was taken.
+    Short { index: usize, available: i64 },
 }
 
 /// The engine a node runs on: one implementation behind every trait.

@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::memory::new_epoch;
 use super::{
-    Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, channel_tag,
+    Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, Take,
+    channel_tag,
 };
 
 /// How long one command may take before the engine is considered unreachable for that call.
@@ -103,7 +104,21 @@ end
 return total
 "#;
 
+/// Takes every quantity or none: all counters are checked before any is changed.
+const TAKE_ALL_LUA: &str = r#"
+for i = 1, #KEYS do
+  local have = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if have == nil then return redis.error_reply('counter is not an integer: ' .. KEYS[i]) end
+  if have < tonumber(ARGV[i]) then return {0, i - 1, have} end
+end
+for i = 1, #KEYS do
+  redis.call('DECRBY', KEYS[i], ARGV[i])
+end
+return {1, 0, 0}
+"#;
+
 struct Scripts {
+    take_all: Script,
     publish: Script,
     history: Script,
     presence_report: Script,
@@ -159,6 +174,7 @@ impl RedisEngine {
         .map_err(|_| unavailable("timed out connecting to Redis"))?
         .map_err(map_err)?;
         let scripts = Arc::new(Scripts {
+            take_all: Script::new(TAKE_ALL_LUA),
             publish: Script::new(PUBLISH_LUA),
             history: Script::new(HISTORY_LUA),
             presence_report: Script::new(PRESENCE_REPORT_LUA),
@@ -588,5 +604,74 @@ impl State for RedisEngine {
         let mut conn = self.conn.clone();
         let n: i64 = conn.del(self.key(key)).await.map_err(map_err)?;
         Ok(n > 0)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, EngineError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One GET per key in one pipeline: works whatever slots the keys are in.
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.get(self.key(key));
+        }
+        let mut conn = self.conn.clone();
+        let values: Vec<Option<Vec<u8>>> = pipe.query_async(&mut conn).await.map_err(map_err)?;
+        Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
+    }
+
+    async fn set_many(&self, entries: &[(String, Bytes)]) -> Result<(), EngineError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("MSET");
+        for (key, value) in entries {
+            cmd.arg(self.key(key)).arg(value.as_ref());
+        }
+        let mut conn = self.conn.clone();
+        let _: () = cmd.query_async(&mut conn).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn index_add(&self, index: &str, member: &str) -> Result<(), EngineError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = conn.zadd(self.key(index), member, 0).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), EngineError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = conn.zrem(self.key(index), member).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn index_range(&self, index: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>, EngineError> {
+        let mut conn = self.conn.clone();
+        let min = match after {
+            Some(a) => format!("({a}"),
+            None => "-".to_owned(),
+        };
+        redis::cmd("ZRANGE")
+            .arg(self.key(index))
+            .arg(min)
+            .arg("+")
+            .arg("BYLEX")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn take_all(&self, items: &[(String, i64)]) -> Result<Take, EngineError> {
+        let mut invocation = self.scripts.take_all.prepare_invoke();
+        for (key, qty) in items {
+            invocation.key(self.key(key)).arg(*qty);
+        }
+        let mut conn = self.conn.clone();
+        let (taken, index, available): (i64, usize, i64) =
+            invocation.invoke_async(&mut conn).await.map_err(map_err)?;
+        Ok(if taken == 1 { Take::Taken } else { Take::Short { index, available } })
     }
 }
