@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::{AccountError, Accounts};
 use crate::auth::Tokens;
-use crate::config::Config;
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
@@ -58,6 +60,10 @@ pub struct Shared {
     pub ready: Arc<AtomicBool>,
     /// This node's id in presence reports.
     pub node_id: Arc<str>,
+    pub accounts: Accounts,
+    pub catalog: Catalog,
+    /// The OpenAPI document, rendered once.
+    pub openapi: Arc<str>,
     next_conn: AtomicU64,
 }
 
@@ -83,6 +89,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot reach Redis: {0}")]
     Engine(#[from] crate::engine::EngineError),
+    #[error("setup failed: {0}")]
+    Setup(String),
 }
 
 impl App {
@@ -124,6 +132,26 @@ impl App {
                 s
             }
         };
+        let catalog = Catalog::new(engine.state.clone());
+        let accounts = Accounts::new(engine.state.clone(), catalog.clone());
+        let now = crate::protocol::now_rfc3339();
+        if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
+            accounts.ensure_admin(email, password, &now).await.map_err(|e| match e {
+                AccountError::Invalid(f) => {
+                    StartError::Config(ConfigError::Invalid(format!("admin account: {:?}", f.0)))
+                }
+                other => StartError::Setup(other.to_string()),
+            })?;
+            tracing::info!(email = %email, "admin account ready");
+        }
+        if config.demo {
+            let today = crate::api::products::today_in_vietnam();
+            match crate::demo::seed(&accounts, &now, today).await {
+                Ok(true) => tracing::info!("demo data seeded (see README for the logins)"),
+                Ok(false) => tracing::info!("demo data already seeded"),
+                Err(e) => return Err(StartError::Setup(e.to_string())),
+            }
+        }
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
@@ -139,10 +167,10 @@ impl App {
             ready: Arc::new(AtomicBool::new(true)),
             node_id: uuid::Uuid::now_v7().to_string().into(),
             next_conn: AtomicU64::new(1),
+            accounts,
+            catalog,
+            openapi: crate::api::openapi_json().into(),
         }));
-        if state.config.demo {
-            tracing::info!("--demo: no demo data set is defined for this build; starting empty");
-        }
         let router = router(state.clone());
         Ok(Self { listener, state, router })
     }
@@ -198,6 +226,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(transport::ws::handler))
         .merge(ops::router())
+        .merge(crate::api::router(&state))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             // The path only: the query may carry a token, which never reaches the logs.
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

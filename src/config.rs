@@ -49,6 +49,15 @@ pub struct Config {
     #[arg(long, env = "OCOP_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "OCOP_TOKEN_TTL_S", default_value_t = 24 * 3600)]
+    pub token_ttl_s: u64,
+
+    /// The address buyers reach this server at (for QR codes), like `https://cho.ocop.vn`.
+    /// Default: `http://` and the listen address.
+    #[arg(long, env = "OCOP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Seed the documented demo accounts and catalog once.
     #[arg(long, env = "OCOP_DEMO")]
     pub demo: bool,
@@ -158,6 +167,14 @@ impl Config {
                 ));
             }
         }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return bad("OCOP_PUBLIC_URL must start with http:// or https://");
+        }
+        if self.token_ttl_s < 60 {
+            return bad("--token-ttl-s must be at least 60");
+        }
         let l = &self.limits;
         if l.max_message_bytes < 1024 {
             return bad("--max-message-bytes must be at least 1024");
@@ -182,6 +199,20 @@ impl Config {
         let mut cfg = Config::parse_from(["ocop-live", "--listen", "127.0.0.1:0"]);
         cfg.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
         cfg
+    }
+}
+
+impl Config {
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_s)
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
     }
 }
 

@@ -4,6 +4,9 @@
 //! - [`config`]: flags and environment variables.
 //! - [`app`]: builds one server instance (state, router, background tasks) and runs it.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`api`]: the REST layer (accounts, catalog, traceability) with its OpenAPI document.
+//! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
+//! - [`demo`]: the `--demo` data set.
 //! - [`transport`]: the WebSocket endpoint, the reader loop, the writer task and its queue.
 //! - [`protocol`]: the wire contract: commands, replies, events, error and close codes.
 //! - [`session`]: one connection's state; applies commands with permissions and limits.
@@ -17,10 +20,14 @@
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logs.
 //! - [`schema`]: the JSON Schemas of the wire contract, as published in `proto/`.
 
+pub mod accounts;
+pub mod api;
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod channel;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod hub;

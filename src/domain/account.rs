@@ -164,8 +164,8 @@ mod tests {
 
     #[test]
     fn new_account_reports_every_bad_field() {
-        let err = NewAccount::parse(" ", "x", "short", Role::Admin, Some("123"), &[Role::Buyer, Role::Seller])
-            .unwrap_err();
+        let err =
+            NewAccount::parse(" ", "x", "short", Role::Admin, Some("123"), &[Role::Buyer, Role::Seller]).unwrap_err();
         let fields: Vec<&str> = err.0.keys().map(String::as_str).collect();
         assert_eq!(fields, vec!["email", "name", "password", "phone", "role"]);
     }

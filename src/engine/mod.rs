@@ -145,7 +145,10 @@ pub trait State: Send + Sync + 'static {
 pub enum Take {
     Taken,
     /// Item `index` had only `available`; nothing was taken.
-    Short { index: usize, available: i64 },
+    Short {
+        index: usize,
+        available: i64,
+    },
 }
 
 /// The engine a node runs on: one implementation behind every trait.

@@ -670,8 +670,7 @@ impl State for RedisEngine {
             invocation.key(self.key(key)).arg(*qty);
         }
         let mut conn = self.conn.clone();
-        let (taken, index, available): (i64, usize, i64) =
-            invocation.invoke_async(&mut conn).await.map_err(map_err)?;
+        let (taken, index, available): (i64, usize, i64) = invocation.invoke_async(&mut conn).await.map_err(map_err)?;
         Ok(if taken == 1 { Take::Taken } else { Take::Short { index, available } })
     }
 }

@@ -1,0 +1,141 @@
+//! One error type for the REST layer, rendered as `application/problem+json` (RFC 9457).
+
+use std::collections::BTreeMap;
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::accounts::AccountError;
+use crate::catalog::CatalogError;
+use crate::domain::FieldErrors;
+use crate::engine::EngineError;
+
+/// A problem details document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:ocop-live:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Field → message, for validation failures. Nested fields are dotted (`certificate.number`),
+    /// list items indexed (`components[0].qty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, String>>,
+}
+
+/// Everything a REST handler can fail with. 4xx messages are shown; 5xx details are logged,
+/// never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("storage unavailable")]
+    Unavailable,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthenticated", "Not signed in"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", "Request body too large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let (detail, errors) = match &self {
+            ApiError::Validation(f) => ("one or more fields are invalid".to_owned(), Some(f.0.clone())),
+            ApiError::Internal(why) => {
+                tracing::error!(error = %why, "internal error");
+                ("the server could not complete the request".to_owned(), None)
+            }
+            ApiError::Unavailable => ("storage is unreachable; try again shortly".to_owned(), None),
+            other => (other.to_string(), None),
+        };
+        let body = Problem {
+            kind: format!("urn:ocop-live:problem:{code}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], json).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::Validation(e)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Unavailable(why) => {
+                tracing::warn!(error = %why, "engine unavailable");
+                ApiError::Unavailable
+            }
+            EngineError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound => ApiError::NotFound("no such product"),
+            CatalogError::Invalid(f) => ApiError::Validation(f),
+            CatalogError::Engine(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::EmailTaken => ApiError::Conflict("an account with this e-mail already exists"),
+            AccountError::BadCredentials => ApiError::Unauthorized("wrong e-mail or password"),
+            AccountError::NotFound => ApiError::NotFound("no such account"),
+            AccountError::Invalid(f) => ApiError::Validation(f),
+            AccountError::Engine(e) => e.into(),
+        }
+    }
+}

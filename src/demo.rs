@@ -1,0 +1,130 @@
+//! `--demo`: seeds the documented demo accounts and catalog (`src/demo/demo.json`) once.
+
+use serde::Deserialize;
+
+use crate::accounts::{AccountError, Accounts};
+use crate::auth::Role;
+use crate::domain::FieldErrors;
+use crate::domain::account::{DeliveryContact, NewAccount};
+use crate::domain::product::{Component, ProductInput};
+use crate::domain::seller::SellerProfileInput;
+
+const DATA: &str = include_str!("demo/demo.json");
+
+#[derive(Deserialize)]
+struct DemoData {
+    admin: Login,
+    organiser: Login,
+    sellers: Vec<DemoSeller>,
+    buyers: Vec<DemoBuyer>,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    name: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DemoSeller {
+    account: Login,
+    profile: SellerProfileInput,
+    products: Vec<DemoProduct>,
+}
+
+#[derive(Deserialize)]
+struct DemoProduct {
+    code: String,
+    #[serde(flatten)]
+    input: serde_json::Value,
+    #[serde(default)]
+    components: Vec<DemoComponent>,
+}
+
+#[derive(Deserialize)]
+struct DemoComponent {
+    code: String,
+    qty: u32,
+}
+
+#[derive(Deserialize)]
+struct DemoBuyer {
+    #[serde(flatten)]
+    login: Login,
+    delivery: DeliveryContact,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo data is malformed: {0}")]
+    Malformed(String),
+    #[error("demo data is invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+fn invalid(what: &str, e: FieldErrors) -> DemoError {
+    DemoError::Invalid(format!("{what}: {:?}", e.0))
+}
+
+/// Seeds the demo data unless it was seeded before. Returns whether it seeded now.
+pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<bool, DemoError> {
+    let data: DemoData = serde_json::from_str(DATA).map_err(|e| DemoError::Malformed(e.to_string()))?;
+    if !accounts.once("demo-seeded").await.map_err(AccountError::from)? {
+        return Ok(false);
+    }
+    let login = |l: &Login, role: Role| {
+        NewAccount::parse(&l.name, &l.email, &l.password, role, l.phone.as_deref(), &[role])
+            .map_err(|e| invalid(&l.email, e))
+    };
+    accounts.create(login(&data.admin, Role::Admin)?, None, now).await?;
+    accounts.create(login(&data.organiser, Role::Organiser)?, None, now).await?;
+    for buyer in &data.buyers {
+        let account = accounts.create(login(&buyer.login, Role::Buyer)?, None, now).await?;
+        let contact = DeliveryContact::parse(&buyer.delivery).map_err(|e| invalid(&buyer.login.email, e))?;
+        accounts.set_delivery(account.id, contact).await?;
+    }
+    let catalog = accounts.catalog();
+    for seller in &data.sellers {
+        let account = accounts.create(login(&seller.account, Role::Seller)?, Some(&seller.profile), now).await?;
+        let seller_id = account.seller_id.ok_or_else(|| DemoError::Invalid("seller without profile".into()))?;
+        let mut ids = std::collections::HashMap::new();
+        // Singles first, so combos can name them.
+        let (combos, singles): (Vec<_>, Vec<_>) = seller.products.iter().partition(|p| !p.components.is_empty());
+        for product in singles.into_iter().chain(combos) {
+            let mut input: ProductInput = serde_json::from_value(strip_code(&product.input))
+                .map_err(|e| DemoError::Malformed(format!("{}: {e}", product.code)))?;
+            if !product.components.is_empty() {
+                let mut components = Vec::new();
+                for c in &product.components {
+                    let id = ids
+                        .get(&c.code)
+                        .copied()
+                        .ok_or_else(|| DemoError::Invalid(format!("{}: unknown component {}", product.code, c.code)))?;
+                    components.push(Component { product_id: id, qty: c.qty });
+                }
+                input.components = Some(components);
+            }
+            let created = catalog.create_product(seller_id, &input, now, today).await.map_err(|e| match e {
+                crate::catalog::CatalogError::Invalid(f) => invalid(&product.code, f),
+                other => DemoError::Account(other.into()),
+            })?;
+            ids.insert(product.code.clone(), created.id);
+        }
+    }
+    Ok(true)
+}
+
+/// The product fields without the demo-only `code` and `components` (given by code).
+fn strip_code(value: &serde_json::Value) -> serde_json::Value {
+    let mut v = value.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("code");
+        map.remove("components");
+    }
+    v
+}
