@@ -86,7 +86,68 @@ conformance!(
     presence_sums_unexpired_node_reports,
     state_operations_are_atomic_per_key,
     concurrent_publishers_never_share_an_offset,
+    indexes_are_ordered_and_paged,
+    batch_reads_and_writes,
+    take_all_is_all_or_nothing_under_contention,
 );
+
+async fn indexes_are_ordered_and_paged(b: Backend) {
+    let s = &b.engine.state;
+    for m in ["c", "a", "e", "b", "d", "a"] {
+        s.index_add("idx", m).await.unwrap();
+    }
+    assert_eq!(s.index_range("idx", None, 10).await.unwrap(), vec!["a", "b", "c", "d", "e"]);
+    assert_eq!(s.index_range("idx", Some("b"), 2).await.unwrap(), vec!["c", "d"]);
+    assert_eq!(s.index_range("idx", Some("e"), 2).await.unwrap(), Vec::<String>::new());
+    s.index_remove("idx", "c").await.unwrap();
+    assert_eq!(s.index_range("idx", Some("a"), 10).await.unwrap(), vec!["b", "d", "e"]);
+    assert!(s.index_range("none", None, 10).await.unwrap().is_empty());
+}
+
+async fn batch_reads_and_writes(b: Backend) {
+    let s = &b.engine.state;
+    let entries = vec![
+        ("{s:9}:a".to_owned(), bytes::Bytes::from_static(b"1")),
+        ("{s:9}:b".to_owned(), bytes::Bytes::from_static(b"2")),
+    ];
+    s.set_many(&entries).await.unwrap();
+    let got = s.get_many(&["{s:9}:b".into(), "{s:9}:zz".into(), "{s:9}:a".into()]).await.unwrap();
+    assert_eq!(got, vec![Some(bytes::Bytes::from_static(b"2")), None, Some(bytes::Bytes::from_static(b"1"))]);
+    assert!(s.get_many(&[]).await.unwrap().is_empty());
+}
+
+async fn take_all_is_all_or_nothing_under_contention(b: Backend) {
+    use ocop_live::engine::Take;
+    let s = b.engine.state.clone();
+    s.set("{s:7}:honey", b"100", None).await.unwrap();
+    s.set("{s:7}:tea", b"30", None).await.unwrap();
+    let short = s.take_all(&[("{s:7}:honey".into(), 1), ("{s:7}:tea".into(), 31)]).await.unwrap();
+    assert_eq!(short, Take::Short { index: 1, available: 30 });
+    assert_eq!(s.get("{s:7}:honey").await.unwrap().as_deref(), Some(&b"100"[..]));
+    // 16 buyers race for baskets of 1 honey + 2 tea: exactly 15 baskets exist.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let items = [("{s:7}:honey".to_owned(), 1), ("{s:7}:tea".to_owned(), 2)];
+                let mut won = 0;
+                for _ in 0..4 {
+                    if s.take_all(&items).await.unwrap() == Take::Taken {
+                        won += 1;
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 15);
+    assert_eq!(s.get("{s:7}:tea").await.unwrap().as_deref(), Some(&b"0"[..]));
+    assert_eq!(s.get("{s:7}:honey").await.unwrap().as_deref(), Some(&b"85"[..]));
+}
 
 async fn offsets_are_consecutive_within_one_epoch(b: Backend) {
     let broker = &b.engine.broker;

@@ -362,3 +362,135 @@ pub fn redis_config(redis: &RedisServer) -> Config {
     cfg.key_prefix = "test:".into();
     cfg
 }
+
+/// A REST client for one test server.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+/// A response: status, content type and JSON body (`Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts a problem+json error with `status`, returning its `errors` map (or Null).
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "status: {self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(self.body["status"], status, "{self:?}");
+        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:ocop-live:problem:")), "{self:?}");
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{self:?}");
+        &self.body["errors"]
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{self:?}");
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub fn api(&self) -> Api {
+        Api { base: format!("http://{}", self.addr), client: reqwest::Client::new() }
+    }
+}
+
+impl Api {
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status().as_u16();
+        let content_type =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, content_type, body }
+    }
+
+    pub async fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.send(reqwest::Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.send(reqwest::Method::PUT, path, token, Some(body)).await
+    }
+
+    /// Registers a fresh buyer or seller and returns (token, user).
+    pub async fn register(&self, role: &str) -> (String, Value) {
+        let email = format!("{}-{}@test.ocop.vn", role, Uuid::now_v7().simple());
+        let r = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({"name": format!("Người {role}"), "email": email, "password": "mat-khau-123", "role": role}),
+            )
+            .await;
+        let body = r.ok(201);
+        (body["token"].as_str().unwrap().to_owned(), body["user"].clone())
+    }
+
+    /// A product body that passes validation.
+    pub fn product_body(name: &str) -> Value {
+        json!({
+            "name": name,
+            "description": "Sản phẩm OCOP dùng để thử",
+            "story": "Làm tại xã.\nĐóng gói thủ công.",
+            "unit": "hũ 500ml",
+            "price": 390000,
+            "stock": 50,
+            "province": "Tuyên Quang",
+            "group": "food",
+            "stars": 4,
+            "certificate": {"number": "125/QĐ-UBND", "issued_by": "UBND tỉnh Tuyên Quang",
+                            "issued_at": "2025-03-15", "expires_at": "2028-03-15"}
+        })
+    }
+
+    /// Creates a product as `token`'s seller and returns it.
+    pub async fn create_product(&self, token: &str, body: Value) -> Value {
+        self.post("/api/products", Some(token), body).await.ok(201)["product"].clone()
+    }
+}
+
+/// A server with an admin account (`admin@test.ocop.vn` / `admin-password-1`).
+pub async fn spawn_with_admin() -> (TestApp, String) {
+    let mut cfg = Config::for_tests();
+    cfg.admin_email = Some("admin@test.ocop.vn".into());
+    cfg.admin_password = Some("admin-password-1".into());
+    let app = spawn_with(cfg).await;
+    let r = app
+        .api()
+        .post("/api/auth/login", None, json!({"email": "admin@test.ocop.vn", "password": "admin-password-1"}))
+        .await;
+    let token = r.ok(200)["token"].as_str().unwrap().to_owned();
+    (app, token)
+}

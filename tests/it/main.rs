@@ -1,7 +1,10 @@
 //! One integration test binary: real servers on port 0, real WebSocket clients, a real
 //! `redis-server` started by the harness.
 
+mod api;
+mod api_permissions;
 mod asyncapi;
+mod catalog;
 mod engine;
 mod helpers;
 mod multinode;

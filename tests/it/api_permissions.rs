@@ -1,0 +1,1 @@
+//! Every REST endpoint against every role.
