@@ -1,6 +1,6 @@
 //! The in-memory engine: one node, nothing kept across restarts.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,8 @@ pub struct MemoryEngine {
     state: Mutex<HashMap<String, Entry>>,
     /// Ordered indexes; one lock, held briefly.
     indexes: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Sets (unique viewers), with their expiry; one lock, held briefly.
+    sets: Mutex<HashMap<String, (HashSet<String>, Option<Instant>)>>,
 }
 
 /// Per node: its count and when the report expires.
@@ -65,6 +67,7 @@ impl MemoryEngine {
             presence: Mutex::new(HashMap::new()),
             state: Mutex::new(HashMap::new()),
             indexes: Mutex::new(HashMap::new()),
+            sets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -150,6 +153,15 @@ impl Broker for MemoryEngine {
         }
         let events = log.events.iter().filter(|(off, _)| *off > since.offset).map(|(_, f)| f.clone()).collect();
         Ok(History { position, recovered: true, events })
+    }
+
+    async fn recent(&self, channel: &str, limit: usize) -> Result<History, EngineError> {
+        let Some(log) = self.log(channel, false) else { return Ok(History::default()) };
+        let log = log.lock().unwrap();
+        let position = StreamPosition { offset: log.offset, epoch: log.epoch.clone() };
+        let skip = log.events.len().saturating_sub(limit);
+        let events = log.events.iter().skip(skip).map(|(_, f)| f.clone()).collect();
+        Ok(History { position, recovered: false, events })
     }
 
     async fn subscribe(&self, _channel: &str) -> Result<(), EngineError> {
@@ -308,5 +320,53 @@ impl State for MemoryEngine {
             state.insert(key.clone(), Entry { value: Bytes::from(next.to_string()), expires });
         }
         Ok(Take::Taken)
+    }
+
+    async fn compare_and_set(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        let current = state.get(key).filter(|e| e.live(now)).map(|e| e.value.as_ref());
+        if current != expected {
+            return Ok(false);
+        }
+        state.insert(key.to_owned(), Entry { value: Bytes::copy_from_slice(value), expires: None });
+        Ok(true)
+    }
+
+    async fn set_max(&self, key: &str, value: i64) -> Result<i64, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        let current = match state.get(key).filter(|e| e.live(now)) {
+            Some(e) => std::str::from_utf8(&e.value)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| EngineError::Internal(format!("{key} is not an integer")))?,
+            None => 0,
+        };
+        if value > current {
+            state.insert(key.to_owned(), Entry { value: Bytes::from(value.to_string()), expires: None });
+            return Ok(value);
+        }
+        Ok(current)
+    }
+
+    async fn set_add(&self, key: &str, members: &[String], ttl: Option<Duration>) -> Result<(), EngineError> {
+        let mut sets = self.sets.lock().unwrap();
+        let now = Instant::now();
+        let entry = sets.entry(key.to_owned()).or_insert_with(|| (HashSet::new(), None));
+        if entry.1.is_some_and(|e| e <= now) {
+            entry.0.clear();
+        }
+        entry.0.extend(members.iter().cloned());
+        if let Some(ttl) = ttl {
+            entry.1 = Some(now + ttl);
+        }
+        Ok(())
+    }
+
+    async fn set_len(&self, key: &str) -> Result<u64, EngineError> {
+        let sets = self.sets.lock().unwrap();
+        let now = Instant::now();
+        Ok(sets.get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map_or(0, |(s, _)| s.len() as u64))
     }
 }

@@ -93,6 +93,9 @@ pub trait Broker: Send + Sync + 'static {
     /// after it.
     async fn history(&self, channel: &str, since: Option<&StreamPosition>) -> Result<History, EngineError>;
 
+    /// The channel's position and its last `limit` kept events, oldest first.
+    async fn recent(&self, channel: &str, limit: usize) -> Result<History, EngineError>;
+
     /// Makes this node receive `channel`'s publications. Reference-counted: each call must be
     /// matched by one [`Broker::unsubscribe`]. Returns once delivery is in place.
     async fn subscribe(&self, channel: &str) -> Result<(), EngineError>;
@@ -138,6 +141,14 @@ pub trait State: Send + Sync + 'static {
     /// Takes `qty` from every integer counter, or from none when any has less than asked:
     /// all or nothing, as one atomic step. Keys must share one owner (hash tag).
     async fn take_all(&self, items: &[(String, i64)]) -> Result<Take, EngineError>;
+    /// Replaces the value only when it is `expected` (`None`: absent); true when replaced.
+    async fn compare_and_set(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, EngineError>;
+    /// Raises an integer to `value` when lower (absent counts as 0); returns the result.
+    async fn set_max(&self, key: &str, value: i64) -> Result<i64, EngineError>;
+    /// Adds members to a set (kept `ttl` from now when given).
+    async fn set_add(&self, key: &str, members: &[String], ttl: Option<Duration>) -> Result<(), EngineError>;
+    /// The number of members of a set.
+    async fn set_len(&self, key: &str) -> Result<u64, EngineError>;
 }
 
 /// The outcome of [`State::take_all`].

@@ -117,7 +117,44 @@ end
 return {1, 0, 0}
 "#;
 
+/// The position and the last ARGV[1] events, oldest first. Read-only.
+const RECENT_LUA: &str = r#"
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'off')
+local out = {meta[1] or '', tonumber(meta[2] or '0')}
+local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tonumber(ARGV[1]))
+for i = #entries, 1, -1 do
+  out[#out + 1] = entries[i][2][2]
+end
+return out
+"#;
+
+/// Sets only when the current value is ARGV[1] (ARGV[3] == '1': expected absent).
+const CAS_LUA: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if ARGV[3] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"#;
+
+const SET_MAX_LUA: &str = r#"
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current == nil then return redis.error_reply('not an integer: ' .. KEYS[1]) end
+local value = tonumber(ARGV[1])
+if value > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return value
+end
+return current
+"#;
+
 struct Scripts {
+    recent: Script,
+    cas: Script,
+    set_max: Script,
     take_all: Script,
     publish: Script,
     history: Script,
@@ -174,6 +211,9 @@ impl RedisEngine {
         .map_err(|_| unavailable("timed out connecting to Redis"))?
         .map_err(map_err)?;
         let scripts = Arc::new(Scripts {
+            recent: Script::new(RECENT_LUA),
+            cas: Script::new(CAS_LUA),
+            set_max: Script::new(SET_MAX_LUA),
             take_all: Script::new(TAKE_ALL_LUA),
             publish: Script::new(PUBLISH_LUA),
             history: Script::new(HISTORY_LUA),
@@ -304,6 +344,28 @@ impl Broker for RedisEngine {
             recovered: read.recovered,
             events: read.events.into_iter().map(|(_, f)| f).collect(),
         })
+    }
+
+    async fn recent(&self, channel: &str, limit: usize) -> Result<History, EngineError> {
+        let prefix = &self.config.key_prefix;
+        let mut conn = self.conn.clone();
+        let reply: Vec<Value> = self
+            .scripts
+            .recent
+            .key(meta_key(prefix, channel))
+            .key(log_key(prefix, channel))
+            .arg(limit.max(1))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        let bad = || EngineError::Internal("malformed recent reply".into());
+        let mut it = reply.into_iter();
+        let epoch: String = it.next().and_then(|v| redis::from_redis_value(v).ok()).ok_or_else(bad)?;
+        let offset: u64 = it.next().and_then(|v| redis::from_redis_value(v).ok()).ok_or_else(bad)?;
+        let events = it
+            .map(|v| redis::from_redis_value::<Vec<u8>>(v).map(Bytes::from).map_err(|_| bad()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(History { position: StreamPosition { offset, epoch }, recovered: false, events })
     }
 
     async fn subscribe(&self, channel: &str) -> Result<(), EngineError> {
@@ -672,5 +734,45 @@ impl State for RedisEngine {
         let mut conn = self.conn.clone();
         let (taken, index, available): (i64, usize, i64) = invocation.invoke_async(&mut conn).await.map_err(map_err)?;
         Ok(if taken == 1 { Take::Taken } else { Take::Short { index, available } })
+    }
+
+    async fn compare_and_set(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, EngineError> {
+        let mut conn = self.conn.clone();
+        let absent = if expected.is_none() { "1" } else { "0" };
+        let set: i64 = self
+            .scripts
+            .cas
+            .key(self.key(key))
+            .arg(expected.unwrap_or_default())
+            .arg(value)
+            .arg(absent)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(set == 1)
+    }
+
+    async fn set_max(&self, key: &str, value: i64) -> Result<i64, EngineError> {
+        let mut conn = self.conn.clone();
+        self.scripts.set_max.key(self.key(key)).arg(value).invoke_async(&mut conn).await.map_err(map_err)
+    }
+
+    async fn set_add(&self, key: &str, members: &[String], ttl: Option<Duration>) -> Result<(), EngineError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic().sadd(self.key(key), members).ignore();
+        if let Some(ttl) = ttl {
+            pipe.pexpire(self.key(key), ttl.as_millis().max(1) as i64).ignore();
+        }
+        let _: () = pipe.query_async(&mut conn).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn set_len(&self, key: &str) -> Result<u64, EngineError> {
+        let mut conn = self.conn.clone();
+        conn.scard(self.key(key)).await.map_err(map_err)
     }
 }

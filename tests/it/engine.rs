@@ -89,7 +89,45 @@ conformance!(
     indexes_are_ordered_and_paged,
     batch_reads_and_writes,
     take_all_is_all_or_nothing_under_contention,
+    recent_returns_the_last_events_in_order,
+    compare_and_set_max_and_sets,
 );
+
+async fn recent_returns_the_last_events_in_order(b: Backend) {
+    let broker = &b.engine.broker;
+    let empty = broker.recent("show:z", 10).await.unwrap();
+    assert_eq!((empty.position.offset, empty.events.len()), (0, 0));
+    for i in 0..30 {
+        broker.publish("show:z", "chat", &raw(serde_json::json!({ "i": i })), true).await.unwrap();
+    }
+    let r = broker.recent("show:z", 5).await.unwrap();
+    assert_eq!(r.position.offset, 30);
+    let offs: Vec<u64> = r
+        .events
+        .iter()
+        .map(|f| serde_json::from_slice::<serde_json::Value>(f).unwrap()["off"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offs, vec![26, 27, 28, 29, 30]);
+}
+
+async fn compare_and_set_max_and_sets(b: Backend) {
+    let s = &b.engine.state;
+    assert!(s.compare_and_set("{s:3}:doc", None, b"v1").await.unwrap());
+    assert!(!s.compare_and_set("{s:3}:doc", None, b"v2").await.unwrap());
+    assert!(!s.compare_and_set("{s:3}:doc", Some(b"v0"), b"v2").await.unwrap());
+    assert!(s.compare_and_set("{s:3}:doc", Some(b"v1"), b"v2").await.unwrap());
+    assert_eq!(s.get("{s:3}:doc").await.unwrap().as_deref(), Some(&b"v2"[..]));
+
+    assert_eq!(s.set_max("{s:3}:peak", 5).await.unwrap(), 5);
+    assert_eq!(s.set_max("{s:3}:peak", 3).await.unwrap(), 5);
+    assert_eq!(s.set_max("{s:3}:peak", 9).await.unwrap(), 9);
+
+    s.set_add("{s:3}:uniq", &["a".into(), "b".into()], None).await.unwrap();
+    s.set_add("{s:3}:uniq", &["b".into(), "c".into()], None).await.unwrap();
+    s.set_add("{s:3}:uniq", &[], None).await.unwrap();
+    assert_eq!(s.set_len("{s:3}:uniq").await.unwrap(), 3);
+    assert_eq!(s.set_len("{s:3}:none").await.unwrap(), 0);
+}
 
 async fn indexes_are_ordered_and_paged(b: Backend) {
     let s = &b.engine.state;
