@@ -23,13 +23,17 @@ use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
 use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
+use crate::shows::{Shows, ShowsConfig};
 use crate::snapshot::{HistoryOnly, Snapshots};
 use crate::{ops, transport};
 
 /// How often readiness is re-checked against the engine.
 const READY_CHECK: Duration = Duration::from_secs(1);
-/// How often this node reports its viewer counts; reports live three rounds.
+/// How often this node reports its viewer counts of fair and booth channels; reports live three
+/// rounds. Shows report on their own one-second tick.
 const PRESENCE_EVERY: Duration = Duration::from_secs(2);
+/// The shows' tick: viewer counts and reactions are broadcast at most this often.
+const SHOW_TICK: Duration = Duration::from_secs(1);
 
 /// Everything a request or a connection needs; one pointer, cheap to clone.
 #[derive(Clone)]
@@ -62,6 +66,7 @@ pub struct Shared {
     pub node_id: Arc<str>,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    pub shows: Arc<Shows>,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<str>,
     next_conn: AtomicU64,
@@ -152,6 +157,19 @@ impl App {
                 Err(e) => return Err(StartError::Setup(e.to_string())),
             }
         }
+        let node_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+        let shows = Arc::new(Shows::new(
+            engine.clone(),
+            catalog.clone(),
+            hub.clone(),
+            node_id.clone(),
+            ShowsConfig {
+                chat_rate: config.limits.chat_rate,
+                chat_burst: config.limits.chat_burst,
+                banned_words: config.banned_words.clone(),
+                public_url: config.public_base_url(),
+            },
+        ));
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
@@ -165,7 +183,8 @@ impl App {
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
-            node_id: uuid::Uuid::now_v7().to_string().into(),
+            node_id,
+            shows,
             next_conn: AtomicU64::new(1),
             accounts,
             catalog,
@@ -259,6 +278,19 @@ fn spawn_background(state: &AppState) -> CancellationToken {
     let s = state.clone();
     let token = stop.clone();
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SHOW_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            s.shows.tick().await;
+        }
+    });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRESENCE_EVERY);
         let mut reported: std::collections::HashSet<Arc<str>> = Default::default();
         loop {
@@ -285,5 +317,5 @@ fn spawn_background(state: &AppState) -> CancellationToken {
 }
 
 fn is_public(channel: &str) -> bool {
-    channel.starts_with("show:") || channel.starts_with("fair:") || channel.starts_with("booth:")
+    channel.starts_with("fair:") || channel.starts_with("booth:")
 }

@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "OCOP_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Words and phrases refused in chat, comma-separated; matched whole-word, ignoring case and
+    /// diacritics ("lua dao" also blocks "LỪA ĐẢO").
+    #[arg(long, env = "OCOP_BANNED_WORDS", value_delimiter = ',')]
+    pub banned_words: Vec<String>,
+
     /// Seed the documented demo accounts and catalog once.
     #[arg(long, env = "OCOP_DEMO")]
     pub demo: bool,

@@ -5,10 +5,14 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
+use serde_json::value::RawValue;
+use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::engine::{EventSink, Publication, StreamPosition};
 use crate::metrics::Metrics;
 use crate::protocol::Disconnect;
+use crate::room::ShowRoom;
 use crate::transport::outbound::Outbound;
 
 /// Shards of the channel map, so joins and broadcasts on different channels rarely contend.
@@ -31,12 +35,46 @@ pub struct Hub {
 
 type Shard = HashMap<Arc<str>, ChannelSubs>;
 
+/// Events a room may buffer while it loads: a show busier than this during one load is rebuilt.
+const MAX_ROOM_BUFFER: usize = 4096;
+
 #[derive(Default)]
 struct ChannelSubs {
     subs: HashMap<ConnKey, Sub>,
+    room: RoomSlot,
+}
+
+/// A channel's live state, for channels that keep one (shows).
+#[derive(Default)]
+enum RoomSlot {
+    #[default]
+    Absent,
+    /// One subscriber is loading it; events arriving meanwhile wait here, and the others wait
+    /// on the watch (its sender is dropped when loading ends either way).
+    Loading {
+        buffer: Vec<(Option<StreamPosition>, Utf8Bytes)>,
+        overflowed: bool,
+        _done: watch::Sender<()>,
+        waiting: watch::Receiver<()>,
+    },
+    Ready(Box<ShowRoom>),
+}
+
+/// What a joining subscriber finds.
+pub enum RoomState {
+    /// The snapshot and the position it reflects.
+    Ready(Arc<RawValue>, StreamPosition),
+    /// Nobody has it: the caller loads it and calls [`Hub::install_room`] or [`Hub::abort_room`].
+    Load,
+    /// Someone is loading it: wait for the receiver to close, then ask again.
+    Wait(watch::Receiver<()>),
+    /// The caller is no longer subscribed (kicked, or the channel was reset).
+    Gone,
 }
 
 struct Sub {
+    /// The signed-in user, so a ban can remove them.
+    user: Option<Uuid>,
     out: Arc<Outbound>,
     /// Events that arrived while the subscriber's history was being read; None once active.
     pending: Option<Vec<(Option<StreamPosition>, Utf8Bytes)>>,
@@ -55,15 +93,76 @@ impl Hub {
 
     /// Adds a subscriber that buffers events until [`Hub::activate`]. Returns the channel's
     /// shared name, so thousands of subscribers hold one copy of it.
-    pub fn join(&self, channel: &str, conn: ConnKey, out: Arc<Outbound>) -> Arc<str> {
+    pub fn join(&self, channel: &str, conn: ConnKey, out: Arc<Outbound>, user: Option<Uuid>) -> Arc<str> {
         let mut shard = self.shard(channel).lock().unwrap();
         let name = match shard.get_key_value(channel) {
             Some((name, _)) => name.clone(),
             None => Arc::from(channel),
         };
         let subs = shard.entry(name.clone()).or_default();
-        subs.subs.insert(conn, Sub { out, pending: Some(Vec::new()) });
+        subs.subs.insert(conn, Sub { user, out, pending: Some(Vec::new()) });
         name
+    }
+
+    /// The channel's room, for a subscriber that joined it.
+    pub fn room(&self, channel: &str, conn: ConnKey) -> RoomState {
+        let mut shard = self.shard(channel).lock().unwrap();
+        let Some(subs) = shard.get_mut(channel) else { return RoomState::Gone };
+        if !subs.subs.contains_key(&conn) {
+            return RoomState::Gone;
+        }
+        match &mut subs.room {
+            RoomSlot::Ready(room) => RoomState::Ready(room.snapshot(), room.position().clone()),
+            RoomSlot::Loading { waiting, .. } => RoomState::Wait(waiting.clone()),
+            RoomSlot::Absent => {
+                let (done, waiting) = watch::channel(());
+                subs.room = RoomSlot::Loading { buffer: Vec::new(), overflowed: false, _done: done, waiting };
+                RoomState::Load
+            }
+        }
+    }
+
+    /// Installs a loaded room and applies what arrived while it loaded. False when events were
+    /// dropped meanwhile (the room is discarded and must be loaded again).
+    pub fn install_room(&self, channel: &str, mut room: ShowRoom) -> bool {
+        let mut shard = self.shard(channel).lock().unwrap();
+        let Some(subs) = shard.get_mut(channel) else { return false };
+        let slot = std::mem::take(&mut subs.room);
+        let RoomSlot::Loading { buffer, overflowed, .. } = slot else {
+            subs.room = slot;
+            return false;
+        };
+        if overflowed {
+            return false;
+        }
+        let mut kicked = Vec::new();
+        for (position, frame) in &buffer {
+            kicked.extend(room.apply(position.as_ref(), frame.as_bytes()));
+        }
+        subs.room = RoomSlot::Ready(Box::new(room));
+        for user in kicked {
+            subs.subs.retain(|_, s| s.user != Some(user));
+        }
+        true
+    }
+
+    /// Gives up loading; the next subscriber tries again.
+    pub fn abort_room(&self, channel: &str) {
+        let mut shard = self.shard(channel).lock().unwrap();
+        if let Some(subs) = shard.get_mut(channel)
+            && matches!(subs.room, RoomSlot::Loading { .. })
+        {
+            subs.room = RoomSlot::Absent;
+        }
+    }
+
+    /// Whether the channel's room is loaded here and says the show is in `status`.
+    pub fn room_status(&self, channel: &str) -> Option<String> {
+        let shard = self.shard(channel).lock().unwrap();
+        match &shard.get(channel)?.room {
+            RoomSlot::Ready(room) => room.status().map(str::to_owned),
+            _ => None,
+        }
     }
 
     /// Starts live delivery after the subscriber was sent everything up to `after`: buffered
@@ -134,6 +233,18 @@ impl EventSink for Hub {
         let Some(subs) = shard.get_mut(&*publication.channel) else {
             return;
         };
+        let kicked = match &mut subs.room {
+            RoomSlot::Absent => None,
+            RoomSlot::Ready(room) => room.apply(publication.position.as_ref(), frame.as_bytes()),
+            RoomSlot::Loading { buffer, overflowed, .. } => {
+                if buffer.len() < MAX_ROOM_BUFFER {
+                    buffer.push((publication.position.clone(), frame.clone()));
+                } else {
+                    *overflowed = true;
+                }
+                None
+            }
+        };
         let mut dropped = 0u64;
         for sub in subs.subs.values_mut() {
             match &mut sub.pending {
@@ -153,6 +264,13 @@ impl EventSink for Hub {
         }
         if dropped > 0 {
             tracing::debug!(channel = %publication.channel, dropped, "slow subscribers closed");
+        }
+        if let Some(user) = kicked {
+            // The ban event itself was the last frame they get from this channel.
+            subs.subs.retain(|_, s| s.user != Some(user));
+            if subs.subs.is_empty() {
+                shard.remove(&*publication.channel);
+            }
         }
         self.metrics.hub_publications.inc();
     }

@@ -5,6 +5,8 @@
 //! - [`app`]: builds one server instance (state, router, background tasks) and runs it.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`api`]: the REST layer (accounts, catalog, traceability) with its OpenAPI document.
+//! - [`shows`]: live shows: lifecycle, chat, moderation, reactions, viewers, pinning.
+//! - [`room`]: a show's live state on this node, kept from its events, for snapshots.
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
 //! - [`demo`]: the `--demo` data set.
 //! - [`transport`]: the WebSocket endpoint, the reader loop, the writer task and its queue.
@@ -34,8 +36,10 @@ pub mod hub;
 pub mod metrics;
 pub mod ops;
 pub mod protocol;
+pub mod room;
 pub mod schema;
 pub mod session;
+pub mod shows;
 pub mod snapshot;
 pub mod telemetry;
 pub mod transport;

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use uuid::Uuid;
 
 /// The protocol version announced in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -15,7 +16,19 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const SUBPROTOCOL: &str = "ocop-live.v1";
 
 /// Every operation name this server knows, so an unknown one is told apart from bad parameters.
-pub const KNOWN_OPS: &[&str] = &["subscribe", "unsubscribe"];
+pub const KNOWN_OPS: &[&str] = &[
+    "subscribe",
+    "unsubscribe",
+    "chat.send",
+    "chat.delete",
+    "chat.mute",
+    "chat.slow",
+    "chat.ban",
+    "react",
+    "show.pin",
+    "show.announce",
+    "show.moderators",
+];
 
 /// A command from the client: `{"id": <u64>, "op": "<name>", ...params}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -42,6 +55,46 @@ pub enum Command {
     /// Stop receiving a channel's events.
     #[serde(rename = "unsubscribe")]
     Unsubscribe { ch: String },
+    /// Post a chat message in a show (any signed-in user, guests included).
+    #[serde(rename = "chat.send")]
+    ChatSend { show: Uuid, text: String },
+    /// Remove a chat message (moderators).
+    #[serde(rename = "chat.delete")]
+    ChatDelete { show: Uuid, msg_id: Uuid },
+    /// Silence a user in a show for some minutes (moderators).
+    #[serde(rename = "chat.mute")]
+    ChatMute { show: Uuid, user_id: Uuid, minutes: u32 },
+    /// Slow mode: seconds each viewer waits between messages, 0 to turn off (moderators).
+    #[serde(rename = "chat.slow")]
+    ChatSlow { show: Uuid, seconds: u32 },
+    /// Remove a user from a show for good (moderators).
+    #[serde(rename = "chat.ban")]
+    ChatBan { show: Uuid, user_id: Uuid },
+    /// Send a reaction (any signed-in user).
+    #[serde(rename = "react")]
+    React { show: Uuid, kind: ReactionKind },
+    /// Put a lineup product on screen, or none (the show's seller).
+    #[serde(rename = "show.pin")]
+    ShowPin { show: Uuid, product_id: Option<Uuid> },
+    /// Post (or clear with an empty text) the pinned announcement (moderators).
+    #[serde(rename = "show.announce")]
+    ShowAnnounce { show: Uuid, text: String },
+    /// Appoint or remove moderators (the show's seller).
+    #[serde(rename = "show.moderators")]
+    ShowModerators {
+        show: Uuid,
+        #[serde(default)]
+        add: Vec<Uuid>,
+        #[serde(default)]
+        remove: Vec<Uuid>,
+    },
+}
+
+/// Reactions viewers can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReactionKind {
+    Heart,
 }
 
 impl Command {
@@ -50,6 +103,15 @@ impl Command {
         match self {
             Command::Subscribe { .. } => "subscribe",
             Command::Unsubscribe { .. } => "unsubscribe",
+            Command::ChatSend { .. } => "chat.send",
+            Command::ChatDelete { .. } => "chat.delete",
+            Command::ChatMute { .. } => "chat.mute",
+            Command::ChatSlow { .. } => "chat.slow",
+            Command::ChatBan { .. } => "chat.ban",
+            Command::React { .. } => "react",
+            Command::ShowPin { .. } => "show.pin",
+            Command::ShowAnnounce { .. } => "show.announce",
+            Command::ShowModerators { .. } => "show.moderators",
         }
     }
 }
@@ -352,8 +414,11 @@ pub struct SubscribeResult {
     pub epoch: String,
     /// The channel's latest offset when the snapshot was taken.
     pub off: u64,
-    /// The channel's current state; its shape depends on the channel kind.
-    pub snapshot: Value,
+    /// The channel's current state; its shape depends on the channel kind. For `show:` channels:
+    /// `{show, pinned, offers, viewers, reactions: {heart}, chat: [last 50 chat events],
+    /// announcement}`.
+    #[schemars(with = "Value")]
+    pub snapshot: Box<RawValue>,
     /// True when `missed` holds every event after `since`.
     pub recovered: bool,
     /// The events after `since.off`, in order, when recovered.

@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Claims, User, unix_now};
-use crate::channel::Channel;
+use crate::channel::{Channel, ChannelKind};
 use crate::engine::{EngineError, StreamPosition};
 use crate::hub::ConnKey;
+use crate::hub::RoomState;
 use crate::metrics::{CommandLabels, timed};
 use crate::protocol::{
     Command, CommandFrame, Disconnect, ErrorCode, ReplyError, Since, SubscribeResult, decode_command, encode_err,
@@ -53,6 +54,41 @@ impl From<EngineError> for ReplyError {
                 tracing::error!(error = %msg, "engine internal error");
                 ReplyError::internal()
             }
+        }
+    }
+}
+
+fn frames(events: Vec<bytes::Bytes>) -> Vec<Box<RawValue>> {
+    events
+        .into_iter()
+        .filter_map(|frame| String::from_utf8(frame.to_vec()).ok().and_then(|s| RawValue::from_string(s).ok()))
+        .collect()
+}
+
+impl From<crate::shows::ShowError> for ReplyError {
+    fn from(e: crate::shows::ShowError) -> Self {
+        use crate::shows::ShowError;
+        match e {
+            ShowError::NotFound => ReplyError::new(ErrorCode::NotFound, "no such show"),
+            ShowError::Forbidden(m) => ReplyError::forbidden(m),
+            ShowError::InvalidState(m) => ReplyError::new(ErrorCode::InvalidState, m),
+            ShowError::Invalid(f) => {
+                let fields: Vec<String> = f.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                ReplyError::bad_request(fields.join("; "))
+            }
+            ShowError::BadRequest(m) => ReplyError::bad_request(m),
+            ShowError::Muted { retry_after_ms } => ReplyError {
+                code: ErrorCode::Muted,
+                message: "a moderator muted you in this show".into(),
+                retry_after_ms: Some(retry_after_ms),
+            },
+            ShowError::RateLimited { retry_after_ms } => ReplyError {
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+                retry_after_ms: Some(retry_after_ms),
+            },
+            ShowError::Unauthenticated => ReplyError::new(ErrorCode::Unauthenticated, "sign in first"),
+            ShowError::Engine(e) => e.into(),
         }
     }
 }
@@ -132,14 +168,19 @@ impl Session {
     async fn apply(&mut self, frame: CommandFrame) {
         let op = frame.command.op();
         let id = frame.id;
+        let empty = || serde_json::json!({});
         let result = match frame.command {
-            Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await,
-            Command::Unsubscribe { ch } => {
-                self.unsubscribe(&ch).await.map(|()| self.send(encode_ok(id, &serde_json::json!({}))))
-            }
+            Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await.map(|()| None),
+            Command::Unsubscribe { ch } => self.unsubscribe(&ch).await.map(|()| Some(empty())),
+            other => self.show_command(other).await.map(Some),
         };
         match result {
-            Ok(()) => self.count(op, Ok(())),
+            Ok(reply) => {
+                if let Some(data) = reply {
+                    self.send(encode_ok(id, &data));
+                }
+                self.count(op, Ok(()));
+            }
             Err(error) => {
                 self.count(op, Err(error.code));
                 self.send(encode_err(Some(id), &error));
@@ -147,11 +188,46 @@ impl Session {
         }
     }
 
+    /// The commands of a live show; every one checks the caller's rights itself.
+    async fn show_command(&mut self, command: Command) -> Result<serde_json::Value, ReplyError> {
+        use serde_json::json;
+        let Some(user) = self.user().cloned() else {
+            return Err(ReplyError::new(ErrorCode::Unauthenticated, "sign in (a guest token is enough) to take part"));
+        };
+        let shows = &self.state.shows;
+        let metrics = &self.state.metrics;
+        let result = match command {
+            Command::ChatSend { show, text } => {
+                timed(metrics, "chat.send", shows.chat_send(&user, show, &text)).await.map(|m| json!({ "msg_id": m }))
+            }
+            Command::ChatDelete { show, msg_id } => shows.chat_delete(&user, show, msg_id).await.map(|()| json!({})),
+            Command::ChatMute { show, user_id, minutes } => {
+                shows.mute(&user, show, user_id, minutes).await.map(|()| json!({}))
+            }
+            Command::ChatSlow { show, seconds } => shows.slow(&user, show, seconds).await.map(|()| json!({})),
+            Command::ChatBan { show, user_id } => shows.ban(&user, show, user_id).await.map(|()| json!({})),
+            Command::React { show, kind: _ } => shows.react(&user, show).await.map(|()| json!({})),
+            Command::ShowPin { show, product_id } => shows.pin(&user, show, product_id).await.map(|()| json!({})),
+            Command::ShowAnnounce { show, text } => shows.announce(&user, show, &text).await.map(|()| json!({})),
+            Command::ShowModerators { show, add, remove } => {
+                shows.set_moderators(&user, show, &add, &remove).await.map(|m| json!({ "moderators": m }))
+            }
+            Command::Subscribe { .. } | Command::Unsubscribe { .. } => return Err(ReplyError::internal()),
+        };
+        result.map_err(ReplyError::from)
+    }
+
     /// Subscribes and queues the reply itself, before any live event of the channel.
     async fn subscribe(&mut self, id: u64, name: &str, since: Option<Since>) -> Result<(), ReplyError> {
         let channel = Channel::parse(name)?;
         channel.check_subscribe(self.user())?;
         let name = channel.to_string();
+        if channel.kind == ChannelKind::Show
+            && let Some(user) = self.user()
+            && self.state.shows.is_banned(channel.id, user.id).await.map_err(ReplyError::from)?
+        {
+            return Err(ReplyError::forbidden("you are banned from this show"));
+        }
         if self.subscriptions.iter().any(|s| **s == *name) {
             return Err(ReplyError::new(ErrorCode::InvalidState, "already subscribed to this channel"));
         }
@@ -161,49 +237,120 @@ impl Session {
         }
         let metrics = &self.state.metrics;
         let broker = &self.state.engine.broker;
-        // Join first so nothing published from here on is missed, then read history: events
-        // seen twice are filtered by offset on activation.
-        let name = self.state.hub.join(&name, self.key, self.out.clone());
+        // Join first so nothing published from here on is missed; what was already delivered
+        // is told apart by offset on activation.
+        let user_id = self.user().map(|u| u.id);
+        let name = self.state.hub.join(&name, self.key, self.out.clone(), user_id);
         if let Err(e) = timed(metrics, "subscribe", broker.subscribe(&name)).await {
             self.state.hub.leave(&name, self.key);
             return Err(e.into());
         }
-        let since = since.map(|s| StreamPosition { offset: s.off, epoch: s.epoch });
-        let history = match timed(metrics, "history", broker.history(&name, since.as_ref())).await {
-            Ok(h) => h,
-            Err(e) => {
-                self.state.hub.leave(&name, self.key);
-                broker.unsubscribe(&name).await;
-                return Err(e.into());
-            }
+        let joined = match channel.kind {
+            ChannelKind::Show => self.join_show(&name, channel.id, since).await,
+            _ => self.join_plain(&name, &channel, since).await,
         };
-        // Taken after the history read, so the state it shows is at least as new as `off`.
-        let snapshot = match self.state.snapshots.snapshot(&channel, self.user()).await {
-            Ok(s) => s,
+        let (result, after) = match joined {
+            Ok(j) => j,
             Err(e) => {
                 self.state.hub.leave(&name, self.key);
                 broker.unsubscribe(&name).await;
                 return Err(e);
             }
         };
-        let missed = history
-            .events
-            .into_iter()
-            .filter_map(|frame| String::from_utf8(frame.to_vec()).ok().and_then(|s| RawValue::from_string(s).ok()))
-            .collect();
+        self.send(encode_ok(id, &result));
+        self.state.hub.activate(&name, self.key, &after);
+        if channel.kind == ChannelKind::Show {
+            let viewer = match self.user() {
+                Some(u) => u.id.to_string(),
+                None => format!("conn:{}", self.conn_id),
+            };
+            self.state.shows.viewer_joined(channel.id, viewer);
+        }
+        // Grow one at a time: most viewers hold one or two subscriptions.
+        self.subscriptions.reserve_exact(1);
+        self.subscriptions.push(name);
+        Ok(())
+    }
+
+    /// A channel without a room: history, then the snapshot (at least as new as `off`).
+    async fn join_plain(
+        &self,
+        name: &str,
+        channel: &Channel,
+        since: Option<Since>,
+    ) -> Result<(SubscribeResult, StreamPosition), ReplyError> {
+        let since = since.map(|s| StreamPosition { offset: s.off, epoch: s.epoch });
+        let history =
+            timed(&self.state.metrics, "history", self.state.engine.broker.history(name, since.as_ref())).await?;
+        let snapshot = self.state.snapshots.snapshot(channel, self.user()).await?;
+        let snapshot = serde_json::value::to_raw_value(&snapshot).map_err(|_| ReplyError::internal())?;
         let result = SubscribeResult {
             epoch: history.position.epoch.clone(),
             off: history.position.offset,
             snapshot,
             recovered: history.recovered,
-            missed,
+            missed: frames(history.events),
         };
-        self.send(encode_ok(id, &result));
-        self.state.hub.activate(&name, self.key, &history.position);
-        // Grow one at a time: most viewers hold one or two subscriptions.
-        self.subscriptions.reserve_exact(1);
-        self.subscriptions.push(name);
-        Ok(())
+        Ok((result, history.position))
+    }
+
+    /// A show: the room's snapshot and the offset it reflects, loading the room when this node
+    /// has none yet; with `since`, the missed events from history instead when they are there.
+    async fn join_show(
+        &self,
+        name: &str,
+        show: uuid::Uuid,
+        since: Option<Since>,
+    ) -> Result<(SubscribeResult, StreamPosition), ReplyError> {
+        let hub = &self.state.hub;
+        let mut attempts = 0;
+        let (snapshot, position) = loop {
+            attempts += 1;
+            if attempts > 20 {
+                return Err(ReplyError::unavailable());
+            }
+            match hub.room(name, self.key) {
+                RoomState::Ready(snapshot, position) => break (snapshot, position),
+                RoomState::Load => match timed(&self.state.metrics, "room", self.state.shows.load_room(show)).await {
+                    Ok(room) => {
+                        hub.install_room(name, room);
+                    }
+                    Err(e) => {
+                        hub.abort_room(name);
+                        return Err(e.into());
+                    }
+                },
+                RoomState::Wait(mut done) => {
+                    // The loader drops the sender when it finishes, either way.
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), done.changed()).await;
+                }
+                RoomState::Gone => return Err(ReplyError::forbidden("you are no longer in this show")),
+            }
+        };
+        let snapshot = RawValue::from_string(snapshot.get().to_owned()).map_err(|_| ReplyError::internal())?;
+        if let Some(since) = since {
+            let since = StreamPosition { offset: since.off, epoch: since.epoch };
+            let history =
+                timed(&self.state.metrics, "history", self.state.engine.broker.history(name, Some(&since))).await?;
+            if history.recovered {
+                let result = SubscribeResult {
+                    epoch: history.position.epoch.clone(),
+                    off: history.position.offset,
+                    snapshot,
+                    recovered: true,
+                    missed: frames(history.events),
+                };
+                return Ok((result, history.position));
+            }
+        }
+        let result = SubscribeResult {
+            epoch: position.epoch.clone(),
+            off: position.offset,
+            snapshot,
+            recovered: false,
+            missed: Vec::new(),
+        };
+        Ok((result, position))
     }
 
     async fn unsubscribe(&mut self, name: &str) -> Result<(), ReplyError> {

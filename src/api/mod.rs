@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod error;
 pub mod extract;
 pub mod products;
+pub mod shows;
 pub mod trace;
 
 pub use error::ApiError;
@@ -33,6 +34,7 @@ const MAX_BODY: usize = 64 * 1024;
     tags(
         (name = "accounts", description = "Registration, sign-in, profiles"),
         (name = "catalog", description = "OCOP products, combos, sellers, QR traceability"),
+        (name = "shows", description = "Live selling shows: schedule, start, end, figures, moderation log"),
     )
 )]
 struct ApiDoc;
@@ -54,6 +56,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::router())
         .merge(products::router())
+        .merge(shows::router())
         .split_for_parts();
     (router, api)
 }

@@ -166,6 +166,10 @@ async fn patch_product(
         return Err(ApiError::Forbidden("this product belongs to another seller"));
     }
     let product = state.catalog.update_product(&record, &patch, &now_rfc3339(), today()).await?;
+    // Live shows that pin it show the new price and stock.
+    if let Err(e) = state.shows.product_changed(seller, id).await {
+        tracing::warn!(product = %id, error = %e, "pinned product not refreshed");
+    }
     Ok(axum::Json(ProductResponse { product }))
 }
 

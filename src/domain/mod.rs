@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 pub mod account;
 pub mod product;
 pub mod seller;
+pub mod show;
 
 /// Validation failures, field by field (`field` → message), in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

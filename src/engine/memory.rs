@@ -29,8 +29,11 @@ pub struct MemoryEngine {
     /// Ordered indexes; one lock, held briefly.
     indexes: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Sets (unique viewers), with their expiry; one lock, held briefly.
-    sets: Mutex<HashMap<String, (HashSet<String>, Option<Instant>)>>,
+    sets: Mutex<HashMap<String, ExpiringSet>>,
 }
+
+/// A set's members and when it expires.
+type ExpiringSet = (HashSet<String>, Option<Instant>);
 
 /// Per node: its count and when the report expires.
 type NodeCounts = HashMap<String, (u64, Instant)>;

@@ -104,8 +104,9 @@ pub fn user(role: Role) -> User {
     User { id: Uuid::now_v7(), name: format!("Test {role:?}"), role, email: None, phone: None, seller_id }
 }
 
-pub fn show_channel() -> String {
-    format!("show:{}", Uuid::now_v7())
+/// A public channel with no domain state behind it (a booth), for tests of the realtime core.
+pub fn public_channel() -> String {
+    format!("booth:{}", Uuid::now_v7())
 }
 
 /// The schema of every server frame, to check each frame a test client receives.

@@ -10,7 +10,7 @@ async fn a_client_on_node_a_receives_events_published_through_node_b_in_order() 
     let redis = RedisServer::start().await;
     let a = spawn_with(redis_config(&redis)).await;
     let b = spawn_with(redis_config(&redis)).await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut on_a = Client::connect(&a, None).await;
     let mut on_b = Client::connect(&b, None).await;
     on_a.subscribe(&ch).await;
@@ -33,7 +33,7 @@ async fn a_client_recovers_on_another_node() {
     let redis = RedisServer::start().await;
     let a = spawn_with(redis_config(&redis)).await;
     let b = spawn_with(redis_config(&redis)).await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut c = Client::connect(&a, None).await;
     let sub = c.subscribe(&ch).await;
     assert_eq!(sub["epoch"], "");
@@ -74,7 +74,7 @@ async fn viewer_counts_add_up_across_nodes() {
     let redis = RedisServer::start().await;
     let a = spawn_with(redis_config(&redis)).await;
     let b = spawn_with(redis_config(&redis)).await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut clients = Vec::new();
     for node in [&a, &a, &b] {
         let mut c = Client::connect(node, None).await;

@@ -50,7 +50,7 @@ async fn a_restart_that_lost_history_is_reported_as_lost() {
 async fn clients_keep_every_event_across_a_redis_restart_with_aof() {
     let mut redis = RedisServer::start_with(true).await;
     let app = spawn_with(redis_config(&redis)).await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     c.subscribe(&ch).await;
     for i in 1..=5 {
@@ -66,7 +66,7 @@ async fn clients_keep_every_event_across_a_redis_restart_with_aof() {
     })
     .await;
     let mut other = Client::connect(&app, None).await;
-    let reply = other.call("subscribe", json!({"ch": show_channel()})).await;
+    let reply = other.call("subscribe", json!({"ch": public_channel()})).await;
     assert_error(&reply, "unavailable");
 
     redis.restart().await;
@@ -90,7 +90,7 @@ async fn clients_keep_every_event_across_a_redis_restart_with_aof() {
 async fn clients_are_told_to_recover_when_redis_lost_history() {
     let mut redis = RedisServer::start().await;
     let app = spawn_with(redis_config(&redis)).await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     let epoch = {
         c.subscribe(&ch).await;

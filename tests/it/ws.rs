@@ -83,7 +83,7 @@ async fn origin_must_be_allowed_or_same_origin() {
 #[tokio::test]
 async fn subscribe_receives_events_in_order_and_recovers_after_reconnect() {
     let app = spawn_app().await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     let sub = c.subscribe(&ch).await;
     assert_eq!(sub["off"], 0);
@@ -136,7 +136,7 @@ async fn recovery_fails_when_history_was_trimmed() {
     let mut cfg = Config::for_tests();
     cfg.limits.history_size = 5;
     let app = spawn_with(cfg).await;
-    let ch = show_channel();
+    let ch = public_channel();
     for i in 0..10 {
         app.publish(&ch, "announcement", json!({"i": i})).await;
     }
@@ -154,7 +154,7 @@ async fn recovery_fails_when_history_was_trimmed() {
 #[tokio::test]
 async fn unsubscribe_stops_events() {
     let app = spawn_app().await;
-    let (a, b) = (show_channel(), show_channel());
+    let (a, b) = (public_channel(), public_channel());
     let mut c = Client::connect(&app, None).await;
     c.subscribe(&a).await;
     c.subscribe(&b).await;
@@ -192,7 +192,7 @@ async fn malformed_frames_get_bad_request_and_the_connection_stays() {
     assert_error(&reply, "unknown_op");
     assert_eq!(reply["re"], 16);
     // Still serving.
-    c.subscribe(&show_channel()).await;
+    c.subscribe(&public_channel()).await;
 }
 
 #[tokio::test]
@@ -217,10 +217,10 @@ async fn channel_errors_have_their_codes() {
     let mut s = Client::connect(&app, Some(&app.token(&seller))).await;
     s.subscribe(&format!("seller:{}", seller.seller_id.unwrap())).await;
 
-    let ch = show_channel();
+    let ch = public_channel();
     b.subscribe(&ch).await;
     assert_error(&b.call("subscribe", json!({ "ch": ch })).await, "invalid_state");
-    assert_error(&b.call("unsubscribe", json!({"ch": show_channel()})).await, "invalid_state");
+    assert_error(&b.call("unsubscribe", json!({"ch": public_channel()})).await, "invalid_state");
 }
 
 #[tokio::test]
@@ -230,9 +230,9 @@ async fn subscriptions_are_limited_per_connection() {
     let app = spawn_with(cfg).await;
     let mut c = Client::connect(&app, None).await;
     for _ in 0..3 {
-        c.subscribe(&show_channel()).await;
+        c.subscribe(&public_channel()).await;
     }
-    let reply = c.call("subscribe", json!({"ch": show_channel()})).await;
+    let reply = c.call("subscribe", json!({"ch": public_channel()})).await;
     assert_error(&reply, "bad_request");
     assert!(reply["error"]["message"].as_str().unwrap().contains("at most 3"));
 }
@@ -245,7 +245,7 @@ async fn command_flood_is_rate_limited_then_closed_with_4029() {
     cfg.limits.abuse_threshold = 20;
     let app = spawn_with(cfg).await;
     let mut c = Client::connect(&app, None).await;
-    let ch = show_channel();
+    let ch = public_channel();
     for i in 0..5 {
         let reply = c.call("unsubscribe", json!({ "ch": ch })).await;
         assert_error(&reply, "invalid_state");
@@ -258,7 +258,7 @@ async fn command_flood_is_rate_limited_then_closed_with_4029() {
 
     // Others are not slowed: a second connection has its own budget.
     let mut other = Client::connect(&app, None).await;
-    other.subscribe(&show_channel()).await;
+    other.subscribe(&public_channel()).await;
 
     for _ in 0..30 {
         let _ = c.ws.send(Message::text(r#"{"id":99,"op":"unsubscribe","ch":"x"}"#)).await;
@@ -290,7 +290,7 @@ async fn slow_consumer_is_closed_with_4008_and_others_keep_receiving() {
     let mut cfg = Config::for_tests();
     cfg.limits.outbound_queue_bytes = 64 * 1024;
     let app = spawn_with(cfg).await;
-    let ch = show_channel();
+    let ch = public_channel();
     let mut slow = Client::connect(&app, None).await;
     slow.subscribe(&ch).await;
     let mut fast = Client::connect(&app, None).await;
@@ -324,7 +324,7 @@ async fn shutdown_closes_every_socket_with_1012() {
     let mut app = spawn_app().await;
     let mut a = Client::connect(&app, None).await;
     let mut b = Client::connect(&app, None).await;
-    b.subscribe(&show_channel()).await;
+    b.subscribe(&public_channel()).await;
     app.trigger_stop();
     assert_eq!(a.closed().await, Ended::Closed(1012));
     assert_eq!(b.closed().await, Ended::Closed(1012));
@@ -347,7 +347,7 @@ async fn expired_token_closes_with_1008_on_the_next_command() {
     .unwrap();
     let mut c = Client::connect(&app, Some(&token)).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    c.send("subscribe", json!({"ch": show_channel()})).await;
+    c.send("subscribe", json!({"ch": public_channel()})).await;
     assert_eq!(c.closed().await, Ended::Closed(1008));
 }
 
@@ -362,7 +362,7 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
     // A client that keeps reading (tungstenite answers pings while reading) for four seconds.
     let mut live = Client::connect(&app, None).await;
     let lively = tokio::spawn(async move {
-        let ch = show_channel();
+        let ch = public_channel();
         for _ in 0..20 {
             let reply = live.call("unsubscribe", json!({ "ch": ch })).await;
             assert_error(&reply, "invalid_state");
@@ -404,7 +404,7 @@ async fn ops_endpoints_answer() {
     assert_eq!(body, json!({"ready": true, "engine": "memory"}));
 
     let mut c = Client::connect(&app, None).await;
-    c.subscribe(&show_channel()).await;
+    c.subscribe(&public_channel()).await;
     c.send_text("nope").await;
     c.recv().await;
     let m = app.metrics().await;

@@ -1,0 +1,201 @@
+//! `/api/shows*`: live shows over REST.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
+use crate::shows::{ModerationEntry, ShowError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_show, list_shows))
+        .routes(routes!(get_show))
+        .routes(routes!(start_show))
+        .routes(routes!(end_show))
+        .routes(routes!(show_summary))
+        .routes(routes!(moderation_log))
+}
+
+impl From<ShowError> for ApiError {
+    fn from(e: ShowError) -> Self {
+        match e {
+            ShowError::NotFound => ApiError::NotFound("no such show"),
+            ShowError::Forbidden(m) => ApiError::Forbidden(m),
+            ShowError::InvalidState(m) => ApiError::Conflict(m),
+            ShowError::Invalid(f) => ApiError::Validation(f),
+            ShowError::BadRequest(m) => ApiError::BadRequest(m),
+            ShowError::Muted { .. } | ShowError::RateLimited { .. } => ApiError::BadRequest("slow down".into()),
+            ShowError::Unauthenticated => ApiError::Unauthorized("sign in first"),
+            ShowError::Engine(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShowResponse {
+    pub show: Show,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShowList {
+    pub items: Vec<Show>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryResponse {
+    pub summary: ShowSummary,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModerationLog {
+    pub items: Vec<ModerationEntry>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `live`, `scheduled` or `ended`; default: live and upcoming.
+    pub status: Option<ShowStatus>,
+    /// 1 to 100, default 50.
+    pub limit: Option<usize>,
+}
+
+/// Announces a show of the caller's products.
+#[utoipa::path(post, path = "/api/shows", tag = "shows", security(("bearer" = [])), request_body = ShowInput,
+    responses(
+        (status = 201, description = "Created, scheduled", body = ShowResponse),
+        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_show(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<ShowInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    auth.require(&[Role::Seller])?;
+    let seller = auth.0.seller_id.ok_or(ApiError::Forbidden("this account has no seller profile"))?;
+    let show = state.shows.create(seller, &input).await?;
+    Ok((StatusCode::CREATED, axum::Json(ShowResponse { show })))
+}
+
+/// Live and upcoming shows (or those of one status).
+#[utoipa::path(get, path = "/api/shows", tag = "shows", params(ListParams),
+    responses((status = 200, description = "Shows", body = ShowList)))]
+async fn list_shows(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<axum::Json<ShowList>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(crate::domain::FieldErrors::single("limit", "must be from 1 to 100").into());
+    }
+    let items = match params.status {
+        Some(status) => state.shows.list(status, limit).await?,
+        None => {
+            let mut items = state.shows.list(ShowStatus::Live, limit).await?;
+            items.extend(state.shows.list(ShowStatus::Scheduled, limit.saturating_sub(items.len())).await?);
+            items
+        }
+    };
+    Ok(axum::Json(ShowList { items }))
+}
+
+#[utoipa::path(get, path = "/api/shows/{id}", tag = "shows", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The show", body = ShowResponse),
+        (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_show(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<ShowResponse>, ApiError> {
+    Ok(axum::Json(ShowResponse { show: state.shows.get(id).await? }))
+}
+
+/// Goes live: `scheduled → live`.
+#[utoipa::path(post, path = "/api/shows/{id}/start", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Live", body = ShowResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the show's seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not scheduled", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn start_show(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<ShowResponse>, ApiError> {
+    let show = state.shows.transition(&auth.user(), id, ShowStatus::Live).await?;
+    Ok(axum::Json(ShowResponse { show }))
+}
+
+/// Ends the show: `live → ended`; the summary is computed and the replay link kept.
+#[utoipa::path(post, path = "/api/shows/{id}/end", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Ended", body = ShowResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the show's seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not live", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn end_show(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<ShowResponse>, ApiError> {
+    let show = state.shows.transition(&auth.user(), id, ShowStatus::Ended).await?;
+    Ok(axum::Json(ShowResponse { show }))
+}
+
+/// Duration, peak and unique viewers, chat messages and hearts; the seller, moderators and
+/// admins.
+#[utoipa::path(get, path = "/api/shows/{id}/summary", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The figures so far", body = SummaryResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the seller, a moderator or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn show_summary(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<SummaryResponse>, ApiError> {
+    let show = state.shows.get(id).await?;
+    let user = auth.user();
+    let allowed = user.role == Role::Admin || (user.role != Role::Guest && show.is_moderator(user.id, user.seller_id));
+    if !allowed {
+        return Err(ApiError::Forbidden("only the show's seller, moderators and admins see its figures"));
+    }
+    let summary = state.shows.summary_of(&show).await?;
+    Ok(axum::Json(SummaryResponse { summary }))
+}
+
+/// Every moderation action with who took it; moderators only.
+#[utoipa::path(get, path = "/api/shows/{id}/moderation", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The log, oldest first", body = ModerationLog),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a moderator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn moderation_log(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<ModerationLog>, ApiError> {
+    let items = state.shows.moderation_log(id, &auth.user()).await?;
+    Ok(axum::Json(ModerationLog { items }))
+}

@@ -1,0 +1,684 @@
+//! The live shows service: lifecycle, chat, moderation, reactions, viewers, pinning, summaries.
+//!
+//! Keys, all under the seller's hash tag: `{s:<seller>}:show:<id>` (the show, changed by
+//! compare-and-set) and `{s:<seller>}:show:<id>:<what>` for its counters (`hearts`, `chats`,
+//! `peak`), its unique viewers (`viewers`), mutes and bans (`mute:<user>`, `ban:<user>`), slow-mode
+//! marks (`slow:<user>`), the once-a-second broadcast lock (`tick`) and the moderation log
+//! (`modlog`). Indexes `shows:<status>` and `{s:<seller>}:shows` list shows.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{Role, User};
+use crate::catalog::{Catalog, CatalogError};
+use crate::domain::FieldErrors;
+use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
+use crate::engine::{Engine, EngineError};
+use crate::hub::Hub;
+use crate::protocol::now_rfc3339;
+use crate::vn::WordFilter;
+
+/// Longest chat message, in characters after cleaning.
+pub const MAX_CHAT_CHARS: usize = 500;
+/// Longest mute a moderator can give, in minutes (a day).
+pub const MAX_MUTE_MINUTES: u32 = 24 * 60;
+/// Longest slow mode, in seconds.
+pub const MAX_SLOW_SECONDS: u32 = 600;
+/// Hearts one viewer may send a second (and in a burst): enough for a thumb on the screen,
+/// not for a script.
+const REACT_RATE: u32 = 10;
+const REACT_BURST: u32 = 30;
+/// How long counters and unique-viewer sets outlive a show.
+const SHOW_DATA_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Compare-and-set attempts before a show update gives up as contended.
+const CAS_TRIES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShowError {
+    #[error("no such show")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    InvalidState(&'static str),
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("muted")]
+    Muted { retry_after_ms: u64 },
+    #[error("rate limited")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<CatalogError> for ShowError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound => ShowError::BadRequest("no such product".into()),
+            CatalogError::Invalid(f) => ShowError::Invalid(f),
+            CatalogError::Engine(e) => ShowError::Engine(e),
+        }
+    }
+}
+
+/// One recorded moderation action.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ModerationEntry {
+    pub id: Uuid,
+    pub at: String,
+    /// Who acted.
+    pub by: ModerationActor,
+    /// `delete`, `mute`, `ban`, `slow`, `announce`, `moderators`.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ModerationActor {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// What this node has gathered since its last tick, per show.
+#[derive(Default)]
+struct Pending {
+    hearts: HashMap<Uuid, u64>,
+    viewers: HashMap<Uuid, HashSet<String>>,
+}
+
+pub struct Shows {
+    engine: Engine,
+    catalog: Catalog,
+    hub: Arc<Hub>,
+    node_id: Arc<str>,
+    public_url: String,
+    chat_limiter: DefaultKeyedRateLimiter<(Uuid, Uuid)>,
+    react_limiter: DefaultKeyedRateLimiter<(Uuid, Uuid)>,
+    banned_words: WordFilter,
+    /// Gathered between ticks; bounded by the shows that have viewers on this node, cleared
+    /// every tick.
+    pending: Mutex<Pending>,
+    /// The owner of each show this node ticks for; entries go when the show has no local viewer.
+    owners: Mutex<HashMap<Uuid, Uuid>>,
+    /// What this node last broadcast per show (viewers, hearts), to skip unchanged counts.
+    last_broadcast: Mutex<HashMap<Uuid, (u64, u64)>>,
+}
+
+fn show_key(seller: Uuid, id: Uuid) -> String {
+    format!("{{s:{seller}}}:show:{id}")
+}
+fn show_sub(seller: Uuid, id: Uuid, what: &str) -> String {
+    format!("{{s:{seller}}}:show:{id}:{what}")
+}
+fn owner_key(id: Uuid) -> String {
+    format!("show:{id}:seller")
+}
+fn status_index(status: ShowStatus) -> String {
+    format!("shows:{}", status.as_str())
+}
+pub fn channel_of(id: Uuid) -> String {
+    format!("show:{id}")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
+    serde_json::from_slice(bytes).map_err(|e| EngineError::Internal(format!("corrupt record: {e}")))
+}
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
+    serde_json::to_vec(value).map_err(|e| EngineError::Internal(e.to_string()))
+}
+fn raw(value: &Value) -> Result<Box<serde_json::value::RawValue>, EngineError> {
+    serde_json::value::to_raw_value(value).map_err(|e| EngineError::Internal(e.to_string()))
+}
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// Settings of the shows service.
+#[derive(Debug, Clone)]
+pub struct ShowsConfig {
+    pub chat_rate: u32,
+    pub chat_burst: u32,
+    pub banned_words: Vec<String>,
+    pub public_url: String,
+}
+
+impl Shows {
+    pub fn new(engine: Engine, catalog: Catalog, hub: Arc<Hub>, node_id: Arc<str>, config: ShowsConfig) -> Self {
+        let quota = |rate: u32, burst: u32| {
+            Quota::per_second(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+        };
+        Self {
+            engine,
+            catalog,
+            hub,
+            node_id,
+            public_url: config.public_url,
+            chat_limiter: RateLimiter::keyed(quota(config.chat_rate, config.chat_burst)),
+            react_limiter: RateLimiter::keyed(quota(REACT_RATE, REACT_BURST)),
+            banned_words: WordFilter::new(config.banned_words),
+            pending: Mutex::new(Pending::default()),
+            owners: Mutex::new(HashMap::new()),
+            last_broadcast: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn owner(&self, id: Uuid) -> Result<Uuid, ShowError> {
+        let bytes = self.engine.state.get(&owner_key(id)).await?.ok_or(ShowError::NotFound)?;
+        std::str::from_utf8(&bytes).ok().and_then(|s| Uuid::parse_str(s).ok()).ok_or(ShowError::NotFound)
+    }
+
+    async fn load(&self, id: Uuid) -> Result<(Bytes, Show), ShowError> {
+        let seller = self.owner(id).await?;
+        let bytes = self.engine.state.get(&show_key(seller, id)).await?.ok_or(ShowError::NotFound)?;
+        let show = decode(&bytes)?;
+        Ok((bytes, show))
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Show, ShowError> {
+        Ok(self.load(id).await?.1)
+    }
+
+    /// Applies `change` with compare-and-set, retrying when another node changed the show.
+    async fn update(&self, id: Uuid, change: impl Fn(&mut Show) -> Result<(), ShowError>) -> Result<Show, ShowError> {
+        for _ in 0..CAS_TRIES {
+            let (bytes, show) = self.load(id).await?;
+            let mut next = show.clone();
+            change(&mut next)?;
+            if next == show {
+                return Ok(next);
+            }
+            let key = show_key(show.seller_id, id);
+            if self.engine.state.compare_and_set(&key, Some(&bytes), &encode(&next)?).await? {
+                return Ok(next);
+            }
+        }
+        Err(ShowError::Engine(EngineError::Unavailable("show is being changed too often; retry".into())))
+    }
+
+    async fn publish(&self, id: Uuid, event: &str, data: Value, history: bool) -> Result<(), ShowError> {
+        self.engine.broker.publish(&channel_of(id), event, &raw(&data)?, history).await?;
+        Ok(())
+    }
+
+    async fn publish_show(&self, show: &Show) -> Result<(), ShowError> {
+        self.publish(show.id, "show", json!({ "show": show }), true).await
+    }
+
+    pub async fn create(&self, seller_id: Uuid, input: &ShowInput) -> Result<Show, ShowError> {
+        let mut owned = HashSet::new();
+        for pid in input.products.iter().flatten() {
+            if let Ok(r) = self.catalog.record(*pid).await
+                && r.seller_id == seller_id
+            {
+                owned.insert(*pid);
+            }
+        }
+        let id = Uuid::now_v7();
+        let show =
+            input.validate(id, seller_id, &now_rfc3339(), &|p| owned.contains(&p)).map_err(ShowError::Invalid)?;
+        self.engine.state.set(&owner_key(id), seller_id.to_string().as_bytes(), None).await?;
+        self.engine.state.set(&show_key(seller_id, id), &encode(&show)?, None).await?;
+        self.engine.state.index_add(&status_index(ShowStatus::Scheduled), &id.to_string()).await?;
+        self.engine.state.index_add(&format!("{{s:{seller_id}}}:shows"), &id.to_string()).await?;
+        Ok(show)
+    }
+
+    /// Shows in `status`, oldest first, at most `limit`.
+    pub async fn list(&self, status: ShowStatus, limit: usize) -> Result<Vec<Show>, ShowError> {
+        let ids = self.engine.state.index_range(&status_index(status), None, limit).await?;
+        let mut shows = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Ok(id) = Uuid::parse_str(&id) else { continue };
+            match self.get(id).await {
+                Ok(show) if show.status == status => shows.push(show),
+                Ok(_) | Err(ShowError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(shows)
+    }
+
+    /// Starts or ends a show; only its seller may.
+    pub async fn transition(&self, caller: &User, id: Uuid, to: ShowStatus) -> Result<Show, ShowError> {
+        let show = self.get(id).await?;
+        if caller.seller_id != Some(show.seller_id) {
+            return Err(ShowError::Forbidden("only the show's seller may start or end it"));
+        }
+        let now = now_rfc3339();
+        let show = self.update(id, |s| s.transition(to, &now).map_err(ShowError::InvalidState)).await?;
+        let from = if to == ShowStatus::Live { ShowStatus::Scheduled } else { ShowStatus::Live };
+        self.engine.state.index_remove(&status_index(from), &id.to_string()).await?;
+        self.engine.state.index_add(&status_index(to), &id.to_string()).await?;
+        self.publish(id, "status", json!({ "status": to }), true).await?;
+        if to == ShowStatus::Ended {
+            self.publish(id, "pinned", json!({ "product": null }), true).await?;
+            self.flush(id, show.seller_id).await?;
+            let summary = self.summary_of(&show).await?;
+            let show = self
+                .update(id, |s| {
+                    s.summary = Some(summary.clone());
+                    Ok(())
+                })
+                .await?;
+            self.publish_show(&show).await?;
+            return Ok(show);
+        }
+        self.publish_show(&show).await?;
+        Ok(show)
+    }
+
+    /// Figures for the show so far (final once it ended).
+    pub async fn summary_of(&self, show: &Show) -> Result<ShowSummary, ShowError> {
+        let (seller, id) = (show.seller_id, show.id);
+        let keys = [show_sub(seller, id, "peak"), show_sub(seller, id, "chats"), show_sub(seller, id, "hearts")];
+        let values = self.engine.state.get_many(&keys).await?;
+        let num = |i: usize| -> u64 {
+            values[i].as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse().ok()).unwrap_or(0)
+        };
+        let unique = self.engine.state.set_len(&show_sub(seller, id, "viewers")).await?;
+        let parse = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        };
+        let end = parse(&show.ended_at).unwrap_or_else(time::OffsetDateTime::now_utc);
+        let duration_s = parse(&show.started_at).map_or(0, |start| (end - start).whole_seconds().max(0) as u64);
+        Ok(ShowSummary {
+            duration_s,
+            peak_viewers: num(0),
+            unique_viewers: unique,
+            chat_messages: num(1),
+            hearts: num(2),
+        })
+    }
+
+    /// Chat, moderation and reactions refuse shows that have ended.
+    async fn open_show(&self, id: Uuid) -> Result<Show, ShowError> {
+        let show = self.get(id).await?;
+        if show.status == ShowStatus::Ended {
+            return Err(ShowError::InvalidState("the show has ended"));
+        }
+        Ok(show)
+    }
+
+    fn is_moderator(show: &Show, user: &User) -> bool {
+        user.role == Role::Admin || (user.role != Role::Guest && show.is_moderator(user.id, user.seller_id))
+    }
+
+    async fn moderator_show(&self, id: Uuid, user: &User) -> Result<Show, ShowError> {
+        let show = self.open_show(id).await?;
+        if !Self::is_moderator(&show, user) {
+            return Err(ShowError::Forbidden("only the show's moderators may do this"));
+        }
+        Ok(show)
+    }
+
+    async fn log(
+        &self,
+        show: &Show,
+        by: &User,
+        action: &str,
+        target: Option<String>,
+        detail: Option<String>,
+    ) -> Result<(), ShowError> {
+        let entry = ModerationEntry {
+            id: Uuid::now_v7(),
+            at: now_rfc3339(),
+            by: ModerationActor { id: by.id, name: by.name.clone() },
+            action: action.to_owned(),
+            target,
+            detail,
+        };
+        let key = show_sub(show.seller_id, show.id, &format!("modlog:{}", entry.id));
+        self.engine.state.set(&key, &encode(&entry)?, Some(SHOW_DATA_TTL)).await?;
+        self.engine.state.index_add(&show_sub(show.seller_id, show.id, "modlog"), &entry.id.to_string()).await?;
+        Ok(())
+    }
+
+    /// The moderation log, oldest first; moderators only.
+    pub async fn moderation_log(&self, id: Uuid, user: &User) -> Result<Vec<ModerationEntry>, ShowError> {
+        let show = self.get(id).await?;
+        if !Self::is_moderator(&show, user) {
+            return Err(ShowError::Forbidden("only the show's moderators may read its log"));
+        }
+        let ids = self.engine.state.index_range(&show_sub(show.seller_id, id, "modlog"), None, 1000).await?;
+        let keys: Vec<String> = ids.iter().map(|e| show_sub(show.seller_id, id, &format!("modlog:{e}"))).collect();
+        let docs = self.engine.state.get_many(&keys).await?;
+        Ok(docs.into_iter().flatten().filter_map(|b| decode(&b).ok()).collect())
+    }
+
+    /// `chat.send`: cleans, checks every rule, masks phone numbers, publishes.
+    pub async fn chat_send(&self, user: &User, id: Uuid, text: &str) -> Result<Uuid, ShowError> {
+        let text = crate::vn::clean_text(text);
+        if text.is_empty() {
+            return Err(ShowError::BadRequest("the message is empty".into()));
+        }
+        if text.chars().count() > MAX_CHAT_CHARS {
+            return Err(ShowError::BadRequest(format!("a message is at most {MAX_CHAT_CHARS} characters")));
+        }
+        if let Err(wait) = self.chat_limiter.check_key(&(id, user.id)) {
+            let retry = wait.wait_time_from(DefaultClock::default().now());
+            return Err(ShowError::RateLimited { retry_after_ms: (retry.as_millis() as u64).max(1) });
+        }
+        let show = self.open_show(id).await?;
+        let moderator = Self::is_moderator(&show, user);
+        let keys = [
+            show_sub(show.seller_id, id, &format!("ban:{}", user.id)),
+            show_sub(show.seller_id, id, &format!("mute:{}", user.id)),
+        ];
+        let marks = self.engine.state.get_many(&keys).await?;
+        if marks[0].is_some() {
+            return Err(ShowError::Forbidden("you are banned from this show"));
+        }
+        if let Some(until) =
+            marks[1].as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse::<u64>().ok())
+        {
+            let now = unix_ms();
+            if until > now {
+                return Err(ShowError::Muted { retry_after_ms: until - now });
+            }
+        }
+        if self.banned_words.is_blocked(&text) {
+            return Err(ShowError::BadRequest("the message contains a word that is not allowed here".into()));
+        }
+        if show.slow_mode_s > 0 && !moderator {
+            let ttl = Duration::from_secs(u64::from(show.slow_mode_s));
+            let key = show_sub(show.seller_id, id, &format!("slow:{}", user.id));
+            if !self.engine.state.set_nx(&key, b"1", Some(ttl)).await? {
+                return Err(ShowError::RateLimited { retry_after_ms: u64::from(show.slow_mode_s) * 1000 });
+            }
+        }
+        let msg_id = Uuid::now_v7();
+        let data = json!({
+            "msg_id": msg_id,
+            "user": {"id": user.id, "name": user.name, "role": user.role},
+            "text": crate::vn::mask_phones(&text),
+            "at": now_rfc3339(),
+        });
+        self.publish(id, "chat", data, true).await?;
+        self.engine.state.incr_by(&show_sub(show.seller_id, id, "chats"), 1).await?;
+        Ok(msg_id)
+    }
+
+    pub async fn chat_delete(&self, user: &User, id: Uuid, msg_id: Uuid) -> Result<(), ShowError> {
+        let show = self.moderator_show(id, user).await?;
+        self.publish(id, "chat.deleted", json!({ "msg_id": msg_id }), true).await?;
+        self.log(&show, user, "delete", Some(msg_id.to_string()), None).await
+    }
+
+    pub async fn mute(&self, user: &User, id: Uuid, target: Uuid, minutes: u32) -> Result<(), ShowError> {
+        if !(1..=MAX_MUTE_MINUTES).contains(&minutes) {
+            return Err(ShowError::BadRequest(format!("minutes must be from 1 to {MAX_MUTE_MINUTES}")));
+        }
+        let show = self.moderator_show(id, user).await?;
+        let ttl = Duration::from_secs(u64::from(minutes) * 60);
+        let until = unix_ms() + ttl.as_millis() as u64;
+        let key = show_sub(show.seller_id, id, &format!("mute:{target}"));
+        self.engine.state.set(&key, until.to_string().as_bytes(), Some(ttl)).await?;
+        self.log(&show, user, "mute", Some(target.to_string()), Some(format!("{minutes} min"))).await
+    }
+
+    pub async fn ban(&self, user: &User, id: Uuid, target: Uuid) -> Result<(), ShowError> {
+        let show = self.moderator_show(id, user).await?;
+        if target == user.id || show.is_moderator(target, None) {
+            return Err(ShowError::BadRequest("moderators cannot be banned".into()));
+        }
+        let key = show_sub(show.seller_id, id, &format!("ban:{target}"));
+        self.engine.state.set(&key, b"1", Some(SHOW_DATA_TTL)).await?;
+        self.publish(id, "banned", json!({ "user_id": target }), true).await?;
+        self.log(&show, user, "ban", Some(target.to_string()), None).await
+    }
+
+    /// Whether `user` is banned from the show (subscribing is refused then).
+    pub async fn is_banned(&self, id: Uuid, user: Uuid) -> Result<bool, ShowError> {
+        let seller = self.owner(id).await?;
+        Ok(self.engine.state.get(&show_sub(seller, id, &format!("ban:{user}"))).await?.is_some())
+    }
+
+    pub async fn slow(&self, user: &User, id: Uuid, seconds: u32) -> Result<(), ShowError> {
+        if seconds > MAX_SLOW_SECONDS {
+            return Err(ShowError::BadRequest(format!("seconds must be from 0 to {MAX_SLOW_SECONDS}")));
+        }
+        let show = self.moderator_show(id, user).await?;
+        let show_after = self
+            .update(id, |s| {
+                s.slow_mode_s = seconds;
+                Ok(())
+            })
+            .await?;
+        self.publish_show(&show_after).await?;
+        self.log(&show, user, "slow", None, Some(format!("{seconds} s"))).await
+    }
+
+    pub async fn announce(&self, user: &User, id: Uuid, text: &str) -> Result<(), ShowError> {
+        let text = crate::vn::clean_text(text);
+        if text.chars().count() > MAX_CHAT_CHARS {
+            return Err(ShowError::BadRequest(format!("an announcement is at most {MAX_CHAT_CHARS} characters")));
+        }
+        let show = self.moderator_show(id, user).await?;
+        let announcement = (!text.is_empty()).then(|| text.clone());
+        self.update(id, |s| {
+            s.announcement = announcement.clone();
+            Ok(())
+        })
+        .await?;
+        self.publish(id, "announcement", json!({ "text": announcement }), true).await?;
+        self.log(&show, user, "announce", None, Some(text)).await
+    }
+
+    /// Appoints or removes moderators; the seller only.
+    pub async fn set_moderators(
+        &self,
+        user: &User,
+        id: Uuid,
+        add: &[Uuid],
+        remove: &[Uuid],
+    ) -> Result<Vec<Uuid>, ShowError> {
+        let show = self.open_show(id).await?;
+        if user.seller_id != Some(show.seller_id) {
+            return Err(ShowError::Forbidden("only the show's seller appoints moderators"));
+        }
+        if add.len() + remove.len() > 50 {
+            return Err(ShowError::BadRequest("at most 50 changes at once".into()));
+        }
+        let after = self
+            .update(id, |s| {
+                s.moderators.retain(|m| !remove.contains(m));
+                for a in add {
+                    if !s.moderators.contains(a) {
+                        s.moderators.push(*a);
+                    }
+                }
+                if s.moderators.len() > 50 {
+                    return Err(ShowError::BadRequest("a show has at most 50 moderators".into()));
+                }
+                Ok(())
+            })
+            .await?;
+        self.publish_show(&after).await?;
+        let detail = format!("+{} -{}", add.len(), remove.len());
+        self.log(&show, user, "moderators", None, Some(detail)).await?;
+        Ok(after.moderators)
+    }
+
+    /// `react`: counted here, added up once a second.
+    pub async fn react(&self, user: &User, id: Uuid) -> Result<(), ShowError> {
+        if let Err(wait) = self.react_limiter.check_key(&(id, user.id)) {
+            let retry = wait.wait_time_from(DefaultClock::default().now());
+            return Err(ShowError::RateLimited { retry_after_ms: (retry.as_millis() as u64).max(1) });
+        }
+        match self.hub.room_status(&channel_of(id)).as_deref() {
+            Some("ended") => return Err(ShowError::InvalidState("the show has ended")),
+            Some(_) => {}
+            None => {
+                self.open_show(id).await?;
+            }
+        }
+        *self.pending.lock().unwrap().hearts.entry(id).or_default() += 1;
+        Ok(())
+    }
+
+    /// Records a viewer for the unique count (user id, or the connection for anonymous viewers).
+    pub fn viewer_joined(&self, id: Uuid, viewer: String) {
+        let mut pending = self.pending.lock().unwrap();
+        pending.viewers.entry(id).or_default().insert(viewer);
+    }
+
+    /// The product as the `pinned` event shows it: current price, stock, stars, code, trace link.
+    async fn pinned_view(&self, show: &Show, product_id: Uuid) -> Result<Value, ShowError> {
+        let product = self.catalog.product(product_id, crate::api::products::today_in_vietnam()).await?;
+        let mut value = serde_json::to_value(&product).map_err(|e| EngineError::Internal(e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("code".into(), json!(show.lineup_code(product_id)));
+            obj.insert("trace_url".into(), json!(format!("{}/t/{}", self.public_url, product.trace_code)));
+        }
+        Ok(value)
+    }
+
+    /// `show.pin`: puts a lineup product on screen (or none); the seller only.
+    pub async fn pin(&self, user: &User, id: Uuid, product_id: Option<Uuid>) -> Result<(), ShowError> {
+        let show = self.open_show(id).await?;
+        if user.seller_id != Some(show.seller_id) {
+            return Err(ShowError::Forbidden("only the show's seller pins products"));
+        }
+        let product = match product_id {
+            Some(pid) => {
+                if show.lineup_code(pid).is_none() {
+                    return Err(ShowError::BadRequest("the product is not in this show's lineup".into()));
+                }
+                self.pinned_view(&show, pid).await?
+            }
+            None => Value::Null,
+        };
+        self.update(id, |s| {
+            s.pinned_product_id = product_id;
+            Ok(())
+        })
+        .await?;
+        self.publish(id, "pinned", json!({ "product": product }), true).await
+    }
+
+    /// A product changed (price, stock): shows that pin it say so again.
+    pub async fn product_changed(&self, seller_id: Uuid, product_id: Uuid) -> Result<(), ShowError> {
+        let ids = self.engine.state.index_range(&format!("{{s:{seller_id}}}:shows"), None, 1000).await?;
+        for id in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
+            let Ok(show) = self.get(id).await else { continue };
+            if show.status != ShowStatus::Ended && show.pinned_product_id == Some(product_id) {
+                let product = self.pinned_view(&show, product_id).await?;
+                self.publish(id, "pinned", json!({ "product": product }), true).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds a node's room for a show from stored state.
+    pub async fn load_room(&self, id: Uuid) -> Result<crate::room::ShowRoom, ShowError> {
+        let channel = channel_of(id);
+        // History first: the stored state read after it is at least as new.
+        let recent = self.engine.broker.recent(&channel, 1000).await?;
+        let show = self.get(id).await?;
+        let pinned = match show.pinned_product_id {
+            Some(pid) => self.pinned_view(&show, pid).await.unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+        let hearts = self.engine.state.get(&show_sub(show.seller_id, id, "hearts")).await?;
+        let hearts =
+            hearts.as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let viewers = self.engine.presence.count(&channel).await?;
+        let show_value = serde_json::to_value(&show).map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(crate::room::ShowRoom::load(show_value, pinned, viewers, hearts, recent.position, &recent.events))
+    }
+
+    async fn flush(&self, id: Uuid, seller: Uuid) -> Result<(), EngineError> {
+        let (hearts, viewers) = {
+            let mut pending = self.pending.lock().unwrap();
+            (pending.hearts.remove(&id).unwrap_or(0), pending.viewers.remove(&id).unwrap_or_default())
+        };
+        if hearts > 0 {
+            self.engine.state.incr_by(&show_sub(seller, id, "hearts"), hearts as i64).await?;
+        }
+        if !viewers.is_empty() {
+            let members: Vec<String> = viewers.into_iter().collect();
+            self.engine.state.set_add(&show_sub(seller, id, "viewers"), &members, Some(SHOW_DATA_TTL)).await?;
+        }
+        Ok(())
+    }
+
+    /// Once a second on every node: add up this node's hearts and viewers, report its viewer
+    /// count, and (on the one node that takes the second's lock) broadcast the totals.
+    pub async fn tick(&self) {
+        let counts: Vec<(Uuid, usize)> = self
+            .hub
+            .channel_counts()
+            .into_iter()
+            .filter_map(|(ch, n)| ch.strip_prefix("show:").and_then(|id| Uuid::parse_str(id).ok()).map(|id| (id, n)))
+            .collect();
+        let active: HashSet<Uuid> = counts.iter().map(|(id, _)| *id).collect();
+        self.owners.lock().unwrap().retain(|id, _| active.contains(id));
+        self.last_broadcast.lock().unwrap().retain(|id, _| active.contains(id));
+        let gone: Vec<Uuid> = {
+            let pending = self.pending.lock().unwrap();
+            pending.hearts.keys().chain(pending.viewers.keys()).filter(|id| !active.contains(id)).copied().collect()
+        };
+        for id in gone.into_iter().chain(active.iter().copied()) {
+            if let Err(e) = self.tick_show(id, counts.iter().find(|(i, _)| *i == id).map_or(0, |(_, n)| *n)).await {
+                tracing::debug!(show = %id, error = %e, "show tick failed");
+            }
+        }
+        self.chat_limiter.retain_recent();
+        self.react_limiter.retain_recent();
+    }
+
+    async fn tick_show(&self, id: Uuid, local: usize) -> Result<(), ShowError> {
+        let cached = self.owners.lock().unwrap().get(&id).copied();
+        let seller = match cached {
+            Some(s) => s,
+            None => {
+                let s = self.owner(id).await?;
+                self.owners.lock().unwrap().insert(id, s);
+                s
+            }
+        };
+        self.flush(id, seller).await?;
+        let channel = channel_of(id);
+        self.engine.presence.report(&channel, &self.node_id, local as u64, Duration::from_secs(3)).await?;
+        if local == 0 {
+            return Ok(());
+        }
+        let lock = show_sub(seller, id, "tick");
+        if !self.engine.state.set_nx(&lock, self.node_id.as_bytes(), Some(Duration::from_millis(1000))).await? {
+            return Ok(());
+        }
+        let viewers = self.engine.presence.count(&channel).await?;
+        self.engine.state.set_max(&show_sub(seller, id, "peak"), viewers as i64).await?;
+        let hearts = self.engine.state.get(&show_sub(seller, id, "hearts")).await?;
+        let hearts: u64 =
+            hearts.as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let last = self.last_broadcast.lock().unwrap().get(&id).copied();
+        if last.map(|(v, _)| v) != Some(viewers) {
+            self.publish(id, "viewers", json!({ "count": viewers }), false).await?;
+        }
+        if last.map(|(_, h)| h) != Some(hearts) {
+            self.publish(id, "reactions", json!({ "heart": hearts }), false).await?;
+        }
+        self.last_broadcast.lock().unwrap().insert(id, (viewers, hearts));
+        Ok(())
+    }
+}
