@@ -191,6 +191,20 @@ impl Client {
         self.reply_to(id).await
     }
 
+    /// Sends a command and returns its reply with the events that arrived before it.
+    pub async fn call_collect(&mut self, op: &str, params: Value) -> (Value, Vec<Value>) {
+        let id = self.send(op, params).await;
+        let mut events = Vec::new();
+        loop {
+            let frame = self.recv().await;
+            if frame.get("re").is_some() {
+                assert_eq!(frame["re"], json!(id), "replies come in order: {frame}");
+                return (frame, events);
+            }
+            events.push(frame);
+        }
+    }
+
     pub async fn reply_to(&mut self, id: u64) -> Value {
         loop {
             let frame = self.recv().await;

@@ -10,4 +10,5 @@ mod helpers;
 mod multinode;
 mod proto;
 mod redis_faults;
+mod shows;
 mod ws;
