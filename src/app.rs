@@ -120,12 +120,24 @@ impl App {
             Some(url) => {
                 let redis = Arc::new(RedisEngine::connect(url, engine_config, sink).await?);
                 tracing::info!(prefix = %config.key_prefix, "engine: redis");
-                Engine { kind: EngineKind::Redis, broker: redis.clone(), presence: redis.clone(), state: redis }
+                Engine {
+                    kind: EngineKind::Redis,
+                    broker: redis.clone(),
+                    presence: redis.clone(),
+                    state: redis.clone(),
+                    sales: redis,
+                }
             }
             None => {
                 let memory = Arc::new(MemoryEngine::new(engine_config, sink));
                 tracing::warn!("engine: memory (single node; data is not kept across restarts)");
-                Engine { kind: EngineKind::Memory, broker: memory.clone(), presence: memory.clone(), state: memory }
+                Engine {
+                    kind: EngineKind::Memory,
+                    broker: memory.clone(),
+                    presence: memory.clone(),
+                    state: memory.clone(),
+                    sales: memory,
+                }
             }
         };
         let secret = match config.jwt_secret.clone() {

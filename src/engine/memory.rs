@@ -24,8 +24,11 @@ pub struct MemoryEngine {
     channels: Mutex<Channels>,
     /// Per channel, per node: (count, expiry). Small and short-lived, so one lock.
     presence: Mutex<HashMap<String, NodeCounts>>,
-    /// Key-value state; one lock makes every operation atomic.
-    state: Mutex<HashMap<String, Entry>>,
+    /// Key-value state; one lock makes every operation atomic. Sales operations that move
+    /// stock take this lock first, then `sales`.
+    pub(super) state: Mutex<HashMap<String, Entry>>,
+    /// Offers and orders.
+    pub(super) sales: Mutex<super::sales_memory::SalesMem>,
     /// Ordered indexes; one lock, held briefly.
     indexes: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Sets (unique viewers), with their expiry; one lock, held briefly.
@@ -50,13 +53,13 @@ struct ChannelLog {
     touched: Instant,
 }
 
-struct Entry {
-    value: Bytes,
-    expires: Option<Instant>,
+pub(super) struct Entry {
+    pub(super) value: Bytes,
+    pub(super) expires: Option<Instant>,
 }
 
 impl Entry {
-    fn live(&self, now: Instant) -> bool {
+    pub(super) fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|e| e > now)
     }
 }
@@ -69,6 +72,7 @@ impl MemoryEngine {
             channels: Mutex::new(Channels { logs: HashMap::new(), last_sweep: Instant::now() }),
             presence: Mutex::new(HashMap::new()),
             state: Mutex::new(HashMap::new()),
+            sales: Mutex::new(Default::default()),
             indexes: Mutex::new(HashMap::new()),
             sets: Mutex::new(HashMap::new()),
         }

@@ -26,6 +26,9 @@ use serde_json::value::RawValue;
 
 pub mod memory;
 pub mod redis;
+pub mod sales;
+mod sales_memory;
+mod sales_redis;
 
 /// A position in a channel's history.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -169,6 +172,7 @@ pub struct Engine {
     pub broker: Arc<dyn Broker>,
     pub presence: Arc<dyn Presence>,
     pub state: Arc<dyn State>,
+    pub sales: Arc<dyn sales::Sales>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -207,7 +211,7 @@ pub fn channel_tag(channel: &str) -> String {
 
 /// Compile-time proof that both engines implement every trait.
 const _: fn() = || {
-    fn implements<T: Broker + Presence + State>() {}
+    fn implements<T: Broker + Presence + State + sales::Sales>() {}
     implements::<memory::MemoryEngine>();
     implements::<redis::RedisEngine>();
 };

@@ -166,6 +166,7 @@ struct Scripts {
 pub struct RedisEngine {
     conn: ConnectionManager,
     scripts: Arc<Scripts>,
+    sales_scripts: super::sales_redis::SalesScripts,
     config: EngineConfig,
     pubsub: mpsc::Sender<PubSubRequest>,
     stop: CancellationToken,
@@ -186,7 +187,7 @@ fn unavailable(e: impl std::fmt::Display) -> EngineError {
     EngineError::Unavailable(e.to_string())
 }
 
-fn map_err(e: redis::RedisError) -> EngineError {
+pub(super) fn map_err(e: redis::RedisError) -> EngineError {
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
         EngineError::Unavailable(e.to_string())
     } else {
@@ -231,11 +232,23 @@ impl RedisEngine {
             tracking: HashMap::new(),
         };
         tokio::spawn(task.run(rx, stop.clone()));
-        Ok(Self { conn, scripts, config, pubsub: tx, stop })
+        Ok(Self { conn, scripts, sales_scripts: super::sales_redis::SalesScripts::new(), config, pubsub: tx, stop })
     }
 
-    fn key(&self, key: &str) -> String {
+    pub(super) fn key(&self, key: &str) -> String {
         format!("{}{key}", self.config.key_prefix)
+    }
+
+    pub(super) fn prefix(&self) -> &str {
+        &self.config.key_prefix
+    }
+
+    pub(super) fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub(super) fn sales_scripts(&self) -> &super::sales_redis::SalesScripts {
+        &self.sales_scripts
     }
 
     fn reader(&self) -> HistoryReader {

@@ -47,7 +47,8 @@ impl Backend {
     pub async fn memory(history_size: usize) -> Self {
         let recorder = Arc::new(Recorder::default());
         let m = Arc::new(MemoryEngine::new(config(history_size), recorder.clone()));
-        let engine = Engine { kind: EngineKind::Memory, broker: m.clone(), presence: m.clone(), state: m };
+        let engine =
+            Engine { kind: EngineKind::Memory, broker: m.clone(), presence: m.clone(), state: m.clone(), sales: m };
         Self { engine, recorder, redis: None }
     }
 
@@ -55,7 +56,8 @@ impl Backend {
         let server = RedisServer::start().await;
         let recorder = Arc::new(Recorder::default());
         let r = Arc::new(RedisEngine::connect(&server.url(), config(history_size), recorder.clone()).await.unwrap());
-        let engine = Engine { kind: EngineKind::Redis, broker: r.clone(), presence: r.clone(), state: r };
+        let engine =
+            Engine { kind: EngineKind::Redis, broker: r.clone(), presence: r.clone(), state: r.clone(), sales: r };
         Self { engine, recorder, redis: Some(server) }
     }
 }

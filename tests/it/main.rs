@@ -10,5 +10,7 @@ mod helpers;
 mod multinode;
 mod proto;
 mod redis_faults;
+mod sales;
+mod show_proto;
 mod shows;
 mod ws;
