@@ -32,6 +32,9 @@ const READY_CHECK: Duration = Duration::from_secs(1);
 /// How often this node reports its viewer counts of fair and booth channels; reports live three
 /// rounds. Shows report on their own one-second tick.
 const PRESENCE_EVERY: Duration = Duration::from_secs(2);
+/// The sales tick: offers expire within this of their end, and `stock` events go out at most
+/// this often per offer.
+const SALES_TICK: Duration = Duration::from_millis(100);
 /// The shows' tick: viewer counts and reactions are broadcast at most this often.
 const SHOW_TICK: Duration = Duration::from_secs(1);
 
@@ -67,6 +70,7 @@ pub struct Shared {
     pub accounts: Accounts,
     pub catalog: Catalog,
     pub shows: Arc<Shows>,
+    pub sales: Arc<crate::sales::Sales>,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<str>,
     next_conn: AtomicU64,
@@ -182,6 +186,8 @@ impl App {
                 public_url: config.public_base_url(),
             },
         ));
+        let sales =
+            Arc::new(crate::sales::Sales::new(engine.clone(), catalog.clone(), accounts.clone(), shows.clone()));
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
@@ -197,6 +203,7 @@ impl App {
             ready: Arc::new(AtomicBool::new(true)),
             node_id,
             shows,
+            sales,
             next_conn: AtomicU64::new(1),
             accounts,
             catalog,
@@ -298,6 +305,19 @@ fn spawn_background(state: &AppState) -> CancellationToken {
                 _ = tick.tick() => {}
             }
             s.shows.tick().await;
+        }
+    });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SALES_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            s.sales.tick().await;
         }
     });
     let s = state.clone();

@@ -64,7 +64,8 @@ fn seller_key(seller: Uuid) -> String {
 fn product_key(seller: Uuid, id: Uuid) -> String {
     format!("{{s:{seller}}}:product:{id}")
 }
-fn stock_key(seller: Uuid, id: Uuid) -> String {
+/// The stock counter of a single product.
+pub fn stock_key(seller: Uuid, id: Uuid) -> String {
     format!("{{s:{seller}}}:stock:{id}")
 }
 fn seller_index(seller: Uuid) -> String {
@@ -319,6 +320,11 @@ impl Catalog {
             Take::Short { .. } => Err(EngineError::Internal("returning stock cannot fall short".into())),
         }
     }
+}
+
+/// The stock counters one unit of `record` takes from, with how many units of each.
+pub fn unit_moves(record: &ProductRecord) -> Vec<(String, i64)> {
+    stock_moves(record, 1)
 }
 
 fn stock_moves(record: &ProductRecord, qty: i64) -> Vec<(String, i64)> {

@@ -6,6 +6,7 @@
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`api`]: the REST layer (accounts, catalog, traceability) with its OpenAPI document.
 //! - [`shows`]: live shows: lifecycle, chat, moderation, reactions, viewers, pinning.
+//! - [`sales`]: flash offers and orders, including "chốt đơn" from the chat.
 //! - [`room`]: a show's live state on this node, kept from its events, for snapshots.
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
 //! - [`demo`]: the `--demo` data set.
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod ops;
 pub mod protocol;
 pub mod room;
+pub mod sales;
 pub mod schema;
 pub mod session;
 pub mod shows;

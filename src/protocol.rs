@@ -28,6 +28,12 @@ pub const KNOWN_OPS: &[&str] = &[
     "show.pin",
     "show.announce",
     "show.moderators",
+    "offer.start",
+    "offer.stop",
+    "order.place",
+    "order.cancel",
+    "order.confirm",
+    "order.ship",
 ];
 
 /// A command from the client: `{"id": <u64>, "op": "<name>", ...params}`.
@@ -79,6 +85,45 @@ pub enum Command {
     /// Post (or clear with an empty text) the pinned announcement (moderators).
     #[serde(rename = "show.announce")]
     ShowAnnounce { show: Uuid, text: String },
+    /// Open a flash offer in a live show (the show's seller).
+    #[serde(rename = "offer.start")]
+    OfferStart {
+        show: Uuid,
+        product_id: Uuid,
+        /// VND, at most the list price.
+        price: i64,
+        quantity: i64,
+        per_buyer_limit: i64,
+        /// 10 to 7200.
+        duration_s: u64,
+    },
+    /// End a flash offer now; unsold units return to stock (the show's seller).
+    #[serde(rename = "offer.stop")]
+    OfferStop { show: Uuid, offer_id: Uuid },
+    /// Order from an offer (offer price) or a lineup product (list price). Buyers only.
+    #[serde(rename = "order.place")]
+    OrderPlace {
+        show: Uuid,
+        #[serde(default)]
+        offer_id: Option<Uuid>,
+        #[serde(default)]
+        product_id: Option<Uuid>,
+        qty: i64,
+        /// Idempotency key, 8 to 64 characters: the same key returns the same order.
+        key: String,
+        /// Where to deliver, when not the buyer's saved contact.
+        #[serde(default)]
+        delivery: Option<DeliveryInput>,
+    },
+    /// Cancel an order (the buyer while placed; the seller while placed or confirmed).
+    #[serde(rename = "order.cancel")]
+    OrderCancel { order_id: Uuid },
+    /// Confirm an order (the seller).
+    #[serde(rename = "order.confirm")]
+    OrderConfirm { order_id: Uuid },
+    /// Mark a confirmed order shipped (the seller).
+    #[serde(rename = "order.ship")]
+    OrderShip { order_id: Uuid },
     /// Appoint or remove moderators (the show's seller).
     #[serde(rename = "show.moderators")]
     ShowModerators {
@@ -88,6 +133,15 @@ pub enum Command {
         #[serde(default)]
         remove: Vec<Uuid>,
     },
+}
+
+/// A delivery contact given with an order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryInput {
+    pub name: String,
+    pub phone: String,
+    pub address: String,
 }
 
 /// Reactions viewers can send.
@@ -112,6 +166,12 @@ impl Command {
             Command::ShowPin { .. } => "show.pin",
             Command::ShowAnnounce { .. } => "show.announce",
             Command::ShowModerators { .. } => "show.moderators",
+            Command::OfferStart { .. } => "offer.start",
+            Command::OfferStop { .. } => "offer.stop",
+            Command::OrderPlace { .. } => "order.place",
+            Command::OrderCancel { .. } => "order.cancel",
+            Command::OrderConfirm { .. } => "order.confirm",
+            Command::OrderShip { .. } => "order.ship",
         }
     }
 }

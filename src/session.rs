@@ -198,7 +198,16 @@ impl Session {
         let metrics = &self.state.metrics;
         let result = match command {
             Command::ChatSend { show, text } => {
-                timed(metrics, "chat.send", shows.chat_send(&user, show, &text)).await.map(|m| json!({ "msg_id": m }))
+                let sent = timed(metrics, "chat.send", shows.chat_send(&user, show, &text)).await;
+                if let Ok(msg_id) = sent
+                    && user.role == crate::auth::Role::Buyer
+                {
+                    // "Chốt 2": an order from the comment, answered privately on user:<id>.
+                    let sales = self.state.sales.clone();
+                    let buyer = user.clone();
+                    tokio::spawn(async move { sales.chat_order(&buyer, show, msg_id, &text).await });
+                }
+                sent.map(|m| json!({ "msg_id": m }))
             }
             Command::ChatDelete { show, msg_id } => shows.chat_delete(&user, show, msg_id).await.map(|()| json!({})),
             Command::ChatMute { show, user_id, minutes } => {
@@ -211,6 +220,75 @@ impl Session {
             Command::ShowAnnounce { show, text } => shows.announce(&user, show, &text).await.map(|()| json!({})),
             Command::ShowModerators { show, add, remove } => {
                 shows.set_moderators(&user, show, &add, &remove).await.map(|m| json!({ "moderators": m }))
+            }
+            Command::OfferStart { show, product_id, price, quantity, per_buyer_limit, duration_s } => {
+                let r = crate::sales::OfferRequest {
+                    show,
+                    product: product_id,
+                    price,
+                    quantity,
+                    per_buyer_limit,
+                    duration_s,
+                };
+                return self.state.sales.offer_start(&user, &r).await.map(|o| json!({ "offer": o })).map_err(|e| e.0);
+            }
+            Command::OfferStop { show, offer_id } => {
+                return self
+                    .state
+                    .sales
+                    .offer_stop(&user, show, offer_id)
+                    .await
+                    .map(|o| json!({ "offer": o }))
+                    .map_err(|e| e.0);
+            }
+            Command::OrderPlace { show, offer_id, product_id, qty, key, delivery } => {
+                let item = match (offer_id, product_id) {
+                    (Some(o), None) => crate::sales::OrderFor::Offer(o),
+                    (None, Some(p)) => crate::sales::OrderFor::Product(p),
+                    _ => return Err(ReplyError::bad_request("give exactly one of offer_id and product_id")),
+                };
+                let delivery = delivery.map(|d| crate::domain::account::DeliveryContact {
+                    name: d.name,
+                    phone: d.phone,
+                    address: d.address,
+                });
+                let source = if offer_id.is_some() { "offer" } else { "pinned" };
+                let r = crate::sales::OrderRequest { show, item, qty, key, delivery, source };
+                let placed = timed(metrics, "order.place", async {
+                    self.state.sales.order_place(&user, &r).await.map_err(|e| e.0)
+                })
+                .await;
+                return placed.map(|o| json!({ "order": o }));
+            }
+            Command::OrderCancel { order_id } => {
+                let a = crate::engine::sales::OrderAction::Cancel { by_seller: false };
+                return self
+                    .state
+                    .sales
+                    .order_act(&user, order_id, a)
+                    .await
+                    .map(|o| json!({ "order": o }))
+                    .map_err(|e| e.0);
+            }
+            Command::OrderConfirm { order_id } => {
+                let a = crate::engine::sales::OrderAction::Confirm;
+                return self
+                    .state
+                    .sales
+                    .order_act(&user, order_id, a)
+                    .await
+                    .map(|o| json!({ "order": o }))
+                    .map_err(|e| e.0);
+            }
+            Command::OrderShip { order_id } => {
+                let a = crate::engine::sales::OrderAction::Ship;
+                return self
+                    .state
+                    .sales
+                    .order_act(&user, order_id, a)
+                    .await
+                    .map(|o| json!({ "order": o }))
+                    .map_err(|e| e.0);
             }
             Command::Subscribe { .. } | Command::Unsubscribe { .. } => return Err(ReplyError::internal()),
         };

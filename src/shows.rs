@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError};
 use crate::domain::FieldErrors;
-use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
+use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
 use crate::engine::{Engine, EngineError};
 use crate::hub::Hub;
 use crate::protocol::now_rfc3339;
@@ -300,13 +300,42 @@ impl Shows {
         };
         let end = parse(&show.ended_at).unwrap_or_else(time::OffsetDateTime::now_utc);
         let duration_s = parse(&show.started_at).map_or(0, |start| (end - start).whole_seconds().max(0) as u64);
-        Ok(ShowSummary {
+        let mut summary = ShowSummary {
             duration_s,
             peak_viewers: num(0),
             unique_viewers: unique,
             chat_messages: num(1),
             hearts: num(2),
-        })
+            ..Default::default()
+        };
+        let mut lines: HashMap<(String, Uuid), SalesLine> = HashMap::new();
+        for (field, value) in self.engine.sales.show_sales(seller, id).await? {
+            let mut parts = field.splitn(3, ':');
+            let (Some(kind), Some(line_id), Some(what)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let Ok(line_id) = Uuid::parse_str(line_id) else { continue };
+            let line = lines
+                .entry((kind.to_owned(), line_id))
+                .or_insert_with(|| SalesLine { id: line_id, ..Default::default() });
+            match what {
+                "orders" => line.orders = value,
+                "units" => line.units = value,
+                "revenue" => line.revenue = value,
+                _ => {}
+            }
+        }
+        let mut lines: Vec<((String, Uuid), SalesLine)> = lines.into_iter().collect();
+        lines.sort_by_key(|((kind, id), _)| (kind.clone(), *id));
+        for ((kind, _), line) in lines {
+            if kind == "p" {
+                summary.orders += line.orders;
+                summary.units += line.units;
+                summary.revenue += line.revenue;
+                summary.products.push(line);
+            } else {
+                summary.offers.push(line);
+            }
+        }
+        Ok(summary)
     }
 
     /// Chat, moderation and reactions refuse shows that have ended.

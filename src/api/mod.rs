@@ -16,6 +16,7 @@ use crate::app::AppState;
 pub mod accounts;
 pub mod error;
 pub mod extract;
+pub mod orders;
 pub mod products;
 pub mod shows;
 pub mod trace;
@@ -34,6 +35,7 @@ const MAX_BODY: usize = 64 * 1024;
     tags(
         (name = "accounts", description = "Registration, sign-in, profiles"),
         (name = "catalog", description = "OCOP products, combos, sellers, QR traceability"),
+        (name = "orders", description = "Orders: the buyer's, the seller's (with CSV), and their status changes"),
         (name = "shows", description = "Live selling shows: schedule, start, end, figures, moderation log"),
     )
 )]
@@ -57,6 +59,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(accounts::router())
         .merge(products::router())
         .merge(shows::router())
+        .merge(orders::router())
         .split_for_parts();
     (router, api)
 }

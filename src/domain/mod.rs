@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 pub mod account;
+pub mod chat_order;
 pub mod product;
 pub mod seller;
 pub mod show;

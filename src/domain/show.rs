@@ -61,6 +61,28 @@ pub struct ShowSummary {
     pub unique_viewers: u64,
     pub chat_messages: u64,
     pub hearts: u64,
+    /// Orders not cancelled, their units and revenue (VND).
+    #[serde(default)]
+    pub orders: i64,
+    #[serde(default)]
+    pub units: i64,
+    #[serde(default)]
+    pub revenue: i64,
+    /// Per product of the lineup.
+    #[serde(default)]
+    pub products: Vec<SalesLine>,
+    /// Per flash offer.
+    #[serde(default)]
+    pub offers: Vec<SalesLine>,
+}
+
+/// Sales of one product or one offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SalesLine {
+    pub id: Uuid,
+    pub orders: i64,
+    pub units: i64,
+    pub revenue: i64,
 }
 
 /// A show as stored and as clients see it.

@@ -1,11 +1,11 @@
 //! The AsyncAPI document in `proto/` describes what the server implements.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use ocop_live::channel::ChannelKind;
 use ocop_live::protocol::{CloseCode, CommandFrame, Disconnect, ErrorCode, KNOWN_OPS, SUBPROTOCOL, ServerFrame};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn proto_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("proto")
@@ -114,10 +114,15 @@ fn every_known_op_has_an_operation_and_a_message() {
         }
         let replies = operation["reply"]["messages"].as_array().unwrap_or_else(|| panic!("{op} has a reply"));
         assert!(!replies.is_empty(), "{op} has reply messages");
+        let mut outcomes = BTreeSet::new();
         for reply in replies {
             let reply = resolve(&doc, reply);
             assert!(refs(&reply["payload"]).contains(&"./schemas/reply.json".to_owned()), "a reply of {op}");
+            outcomes.insert(reply["name"] == "errorReply");
         }
+        assert_eq!(outcomes.len(), 2, "{op} has a successful reply and errorReply");
+        let description = operation["description"].as_str().unwrap_or_default();
+        assert!(description.contains("Errors:"), "operation {op} lists its errors");
     }
     for (name, operation) in operations {
         if operation["action"] == "send" {
@@ -234,7 +239,33 @@ fn every_reference_resolves() {
         let path = proto.join(relative);
         assert!(path.is_file(), "{r} points to {} which does not exist", path.display());
         let text = std::fs::read_to_string(&path).unwrap();
-        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{r} is not JSON: {e}"));
+        let target = serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{r} is not JSON: {e}"));
+        if let Some((_, pointer)) = r.split_once('#') {
+            assert!(target.pointer(pointer).is_some(), "{r}: {relative} has nothing at {pointer}");
+        }
+    }
+}
+
+/// The hand-written schemas of `proto/schemas/show/` are valid draft 2020-12 schemas whose
+/// references all resolve, within the file or to a file beside it.
+#[test]
+fn the_show_schemas_are_valid_and_their_references_resolve() {
+    let dir = proto_dir().join("schemas/show");
+    for name in ["events.json", "snapshot.json"] {
+        let schema = schema_file(&format!("show/{name}"));
+        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
+        jsonschema::meta::validate(&schema).unwrap_or_else(|e| panic!("show/{name} is not a valid schema: {e}"));
+        for r in refs(&schema) {
+            let (file, pointer) = r.split_once('#').unwrap_or((&r, ""));
+            let target = if file.is_empty() {
+                schema.clone()
+            } else {
+                assert!(!file.contains('/') && !file.contains(".."), "show/{name}: {r} leaves proto/schemas/show/");
+                let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("show/{name}: {r}: {e}"));
+                serde_json::from_str(&text).unwrap()
+            };
+            assert!(target.pointer(pointer).is_some(), "show/{name}: dangling reference {r}");
+        }
     }
 }
 
@@ -307,4 +338,166 @@ fn examples_are_the_committed_files() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     let unused: Vec<&String> = files.difference(&used).collect();
     assert!(unused.is_empty(), "examples not embedded in proto/asyncapi.json: {unused:?}");
+}
+
+/// The events `src/shows.rs` publishes on a show's channel, as `name → kept`, read from each
+/// `.publish(<show>, "<name>", <data>, <kept>)` call in the source.
+fn published_show_events() -> BTreeMap<String, bool> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/shows.rs");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let mut found = BTreeMap::new();
+    for call in source.split(".publish(").skip(1) {
+        let args = call_arguments(call);
+        let Some(name) = args.get(1).and_then(|a| a.strip_prefix('"')).and_then(|a| a.strip_suffix('"')) else {
+            continue;
+        };
+        let kept = match args.get(3).map(String::as_str) {
+            Some("true") => true,
+            Some("false") => false,
+            other => panic!("src/shows.rs publishes {name:?} with a history flag that is not a literal: {other:?}"),
+        };
+        if let Some(before) = found.insert(name.to_owned(), kept) {
+            assert_eq!(before, kept, "src/shows.rs publishes {name:?} both kept and ephemeral");
+        }
+    }
+    assert!(found.len() >= 9, "src/shows.rs publishes at least the nine show events: {found:?}");
+    found
+}
+
+/// The top-level arguments of a call, given the text after its opening parenthesis.
+fn call_arguments(text: &str) -> Vec<String> {
+    let mut args = vec![String::new()];
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for c in text.chars() {
+        if in_string {
+            args.last_mut().unwrap().push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            ')' | ']' | '}' if depth == 0 => break,
+            ',' if depth == 0 => {
+                args.push(String::new());
+                continue;
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            '"' => in_string = true,
+            _ => {}
+        }
+        args.last_mut().unwrap().push(c);
+    }
+    args.into_iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect()
+}
+
+const SHOW_EVENTS_REF: &str = "./schemas/show/events.json#/$defs/";
+
+/// Each show channel message: its event name, whether it is kept, and its `$defs` frame.
+fn show_channel_messages(doc: &Value) -> BTreeMap<String, (bool, String, &Value)> {
+    let show_events = schema_file("show/events.json");
+    let mut out = BTreeMap::new();
+    for (key, message) in doc["channels"]["show"]["messages"].as_object().expect("the show channel lists messages") {
+        let message = resolve(doc, message);
+        let defs: Vec<String> = refs(&message["payload"])
+            .iter()
+            .filter_map(|r| r.strip_prefix(SHOW_EVENTS_REF))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(defs.len(), 1, "show channel message {key} references one frame of events.json: {defs:?}");
+        assert!(refs(&message["payload"]).contains(&"./schemas/event.json".to_owned()), "{key} is an event frame");
+        let frame = &show_events["$defs"][&defs[0]];
+        let ev = frame["properties"]["ev"]["const"].as_str().unwrap_or_else(|| panic!("{} names no ev", defs[0]));
+        let kept = frame["required"].as_array().unwrap().contains(&Value::from("off"));
+        let previous = out.insert(ev.to_owned(), (kept, defs[0].clone(), message));
+        assert!(previous.is_none(), "two show channel messages for {ev}");
+    }
+    out
+}
+
+/// The show channel has one message per event the server publishes there, kept exactly when the
+/// server keeps it, and its receive operation lists them all.
+#[test]
+fn every_show_event_the_server_publishes_is_a_message() {
+    let doc = document();
+    let documented = show_channel_messages(&doc);
+    let published = published_show_events();
+    let names: BTreeSet<&String> = documented.keys().collect();
+    assert_eq!(names, published.keys().collect(), "show channel messages vs events published in src/shows.rs");
+    for (ev, kept) in &published {
+        assert_eq!(documented[ev].0, *kept, "{ev}: kept in the document iff kept by the server");
+    }
+    let receive = &doc["operations"]["receiveShowEvents"]["messages"];
+    let received: BTreeSet<String> =
+        receive.as_array().unwrap().iter().map(|m| resolve(&doc, m)["name"].to_string()).collect();
+    let messages: BTreeSet<String> = documented.values().map(|(_, _, m)| m["name"].to_string()).collect();
+    assert_eq!(received, messages, "receiveShowEvents lists every show channel message");
+    let description = doc["channels"]["show"]["description"].as_str().unwrap();
+    for ev in published.keys() {
+        assert!(description.contains(&format!("`{ev}`")), "the show channel's description names {ev}");
+    }
+}
+
+/// A validator with `format` asserted, for the hand-written schemas.
+fn strict(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .with_base_uri(BASE_URI)
+        .with_retriever(ProtoFiles)
+        .should_validate_formats(true)
+        .build(schema)
+        .unwrap_or_else(|e| panic!("{schema} does not build: {e}"))
+}
+
+/// Every example of a show event validates against its `events.json` frame, formats included; so
+/// does every show event anywhere in the examples (in `missed`, in a snapshot's `chat`), and every
+/// show snapshot validates against `snapshot.json`.
+#[test]
+fn show_event_examples_validate_against_their_defs() {
+    let doc = document();
+    for (ev, (_, def, message)) in show_channel_messages(&doc) {
+        let own = strict(&json!({ "$ref": format!("{SHOW_EVENTS_REF}{def}") }));
+        let examples = message["examples"].as_array().unwrap_or_else(|| panic!("the {ev} message has examples"));
+        assert!(!examples.is_empty(), "the {ev} message has examples");
+        for example in examples {
+            assert_eq!(example["payload"]["ev"], ev.as_str(), "an example of {ev}: {}", example["name"]);
+            if let Err(e) = own.validate(&example["payload"]) {
+                panic!("example {} is not a valid {def}: {e}", example["name"]);
+            }
+        }
+    }
+    let any_show_event = strict(&json!({ "$ref": "./schemas/show/events.json" }));
+    let snapshot = strict(&json!({ "$ref": "./schemas/show/snapshot.json" }));
+    let mut checked = (0, 0);
+    for (name, message) in messages(&doc) {
+        for example in message["examples"].as_array().into_iter().flatten() {
+            let payload = &example["payload"];
+            let label = format!("message {name}, example {}", example["name"]);
+            let mut frames: Vec<&Value> = vec![payload];
+            frames.extend(payload["data"]["missed"].as_array().into_iter().flatten());
+            let show_snapshot = payload["data"]["snapshot"].get("show").map(|_| &payload["data"]["snapshot"]);
+            if let Some(s) = show_snapshot {
+                if let Err(e) = snapshot.validate(s) {
+                    panic!("{label}: the snapshot is not valid against show/snapshot.json: {e}");
+                }
+                frames.extend(s["chat"].as_array().into_iter().flatten());
+                checked.1 += 1;
+            }
+            for frame in frames
+                .into_iter()
+                .filter(|f| f.get("ev").is_some() && f["ch"].as_str().is_some_and(|c| c.starts_with("show:")))
+            {
+                if let Err(e) = any_show_event.validate(frame) {
+                    panic!("{label}: {frame} is not valid against show/events.json: {e}");
+                }
+                checked.0 += 1;
+            }
+        }
+    }
+    assert!(checked.0 >= 9 && checked.1 >= 1, "show events and snapshots checked: {checked:?}");
+    let reply = &messages(&doc)["showSubscribeReply"];
+    assert!(refs(&reply["payload"]).contains(&"./schemas/show/snapshot.json".to_owned()), "showSubscribeReply");
 }

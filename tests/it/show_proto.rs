@@ -7,6 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use jsonschema::error::ValidationErrorKind;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -83,15 +84,40 @@ fn validators() -> &'static Validators {
     })
 }
 
-/// Every error, one a line, with where in the instance it is.
+/// Every error, one a line, with where in the instance it is; for `anyOf`/`oneOf`, why each
+/// alternative failed, so the field at fault is named.
 fn errors(validator: &jsonschema::Validator, instance: &Value) -> Option<String> {
-    let lines: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            format!("  - at {}: {e}", if at.is_empty() { "/" } else { at.as_str() })
-        })
-        .collect();
+    fn describe(error: &jsonschema::ValidationError<'_>, depth: usize, out: &mut Vec<String>) {
+        let indent = "  ".repeat(depth + 1);
+        let at = error.instance_path().to_string();
+        let at = if at.is_empty() { "/".to_owned() } else { at };
+        match error.kind() {
+            ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+                out.push(format!("{indent}- at {at}: matches none of these alternatives:"));
+                for (i, branch) in context.iter().enumerate() {
+                    out.push(format!("{indent}  alternative {}:", i + 1));
+                    for inner in branch {
+                        describe(inner, depth + 2, out);
+                    }
+                }
+            }
+            _ => {
+                // The message quotes the instance, which may be a whole product, before saying
+                // what is wrong with it: keep its start and the reason at its end.
+                let mut message = error.to_string();
+                let chars: Vec<char> = message.chars().collect();
+                if chars.len() > 200 {
+                    let (head, tail) = (&chars[..60], &chars[chars.len() - 100..]);
+                    message = format!("{} … {}", head.iter().collect::<String>(), tail.iter().collect::<String>());
+                }
+                out.push(format!("{indent}- at {at}: {message}"));
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for error in validator.iter_errors(instance) {
+        describe(&error, 0, &mut lines);
+    }
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
@@ -252,11 +278,20 @@ fn chat() -> Value {
     example("server.show-chat")
 }
 
+/// `value` with the member at `pointer` set to `new` (added when missing).
 fn with(mut value: Value, pointer: &str, new: Value) -> Value {
-    *value.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer} in {value}")) = new;
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    match value.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.insert(key.to_owned(), new);
+        }
+        Some(Value::Array(items)) => items[key.parse::<usize>().unwrap()] = new,
+        _ => panic!("nothing at {parent} to set {key} in"),
+    }
     value
 }
 
+/// `value` without the member at `pointer`.
 fn without(mut value: Value, pointer: &str) -> Value {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
     value.pointer_mut(parent).and_then(Value::as_object_mut).unwrap().remove(key).expect(pointer);
@@ -285,7 +320,7 @@ fn broken_show_events_are_rejected() {
             with(chat(), "/ch", json!("show:0190F3C4-5E6A-7B8C-9D0E-1F2A3B4C5D6E")),
             "/ch",
         ),
-        ("a frame with a reply's field", with(chat(), "/re", json!(1)), "re"),
+        ("a frame with a reply's field", with(chat(), "/re", json!(1)), "'re' was unexpected"),
         ("viewers with off", with(viewers.clone(), "/off", json!(7)), "must not carry `off`"),
         ("viewers with a negative count", with(viewers.clone(), "/data/count", json!(-1)), "/data/count"),
         ("viewers with an extra field", with(viewers, "/data/unique", json!(3)), "unique"),
@@ -293,15 +328,27 @@ fn broken_show_events_are_rejected() {
         ("reactions without heart", without(example("server.show-reactions"), "/data/heart"), "heart"),
         ("pinned without off", without(pinned.clone(), "/off"), "must carry `off`"),
         ("pinned without data.product", without(pinned.clone(), "/data/product"), "product"),
-        ("a pinned product without trace_url", without(pinned.clone(), "/data/product/trace_url"), "/data/product"),
-        ("a pinned product without a lineup code", without(pinned.clone(), "/data/product/code"), "/data/product"),
+        (
+            "a pinned product without trace_url",
+            without(pinned.clone(), "/data/product/trace_url"),
+            "\"trace_url\" is a required property",
+        ),
+        (
+            "a pinned product without a lineup code",
+            without(pinned.clone(), "/data/product/code"),
+            "\"code\" is a required property",
+        ),
         (
             "a pinned product priced in decimals",
             with(pinned.clone(), "/data/product/price", json!(390000.5)),
-            "/data/product",
+            "/data/product/price",
         ),
-        ("a pinned product with 6 stars", with(pinned.clone(), "/data/product/stars", json!(6)), "/data/product"),
-        ("a pinned combo without components", with(pinned, "/data/product/kind", json!("combo")), "/data/product"),
+        ("a pinned product with 6 stars", with(pinned.clone(), "/data/product/stars", json!(6)), "/data/product/stars"),
+        (
+            "a pinned combo without components",
+            with(pinned, "/data/product/kind", json!("combo")),
+            "\"components\" is a required property",
+        ),
         ("status paused", with(example("server.show-status"), "/data/status", json!("paused")), "/data/status"),
         ("show without status", without(example("server.show-show"), "/data/show/status"), "/data/show"),
         (
@@ -373,7 +420,11 @@ fn broken_show_snapshots_are_rejected() {
         ("a snapshot with negative viewers", with(snapshot(), "/viewers", json!(-1)), "/viewers"),
         ("a snapshot with reactions as a number", with(snapshot(), "/reactions", json!(5821)), "/reactions"),
         ("a snapshot whose show has no id", without(snapshot(), "/show/id"), "/show"),
-        ("a snapshot pinning a product without price", without(snapshot(), "/pinned/price"), "/pinned"),
+        (
+            "a snapshot pinning a product without price",
+            without(snapshot(), "/pinned/price"),
+            "\"price\" is a required property",
+        ),
         (
             "a snapshot with a viewers event in chat",
             with(snapshot(), "/chat/0", example("server.show-viewers")),
@@ -434,7 +485,9 @@ async fn the_server_sends_what_the_schemas_describe() {
     let guest_id = guest["user"]["id"].clone();
     let guest = guest["token"].as_str().unwrap().to_owned();
 
-    let mut viewer = Client::connect(&app, Some(&buyer)).await;
+    // The viewer only listens: `Client::call` skips the events that arrive before its reply.
+    let mut viewer = Client::connect(&app, None).await;
+    let mut buyer_ws = Client::connect(&app, Some(&buyer)).await;
     check_show_snapshot(&viewer.subscribe(&ch).await["snapshot"]);
     let mut seller_ws = Client::connect(&app, Some(&seller)).await;
     let mut guest_ws = Client::connect(&app, Some(&guest)).await;
@@ -442,7 +495,7 @@ async fn the_server_sends_what_the_schemas_describe() {
     api.post(&format!("/api/shows/{id}/start"), Some(&seller), json!({})).await.ok(200);
     let pin = seller_ws.call("show.pin", json!({"show": id, "product_id": honey["id"]})).await;
     assert_eq!(pin["ok"], true, "{pin}");
-    let sent = viewer.call("chat.send", json!({"show": id, "text": "Chốt A1 2 hũ nhé shop"})).await;
+    let sent = buyer_ws.call("chat.send", json!({"show": id, "text": "Chốt A1 2 hũ nhé shop"})).await;
     assert_eq!(sent["ok"], true, "{sent}");
     let phone = guest_ws.call("chat.send", json!({"show": id, "text": "Zalo em 0912 345 678 nha"})).await;
     assert_eq!(phone["ok"], true, "{phone}");
@@ -452,7 +505,7 @@ async fn the_server_sends_what_the_schemas_describe() {
     assert_eq!(slow["ok"], true, "{slow}");
     let announced = seller_ws.call("show.announce", json!({"show": id, "text": "Giảm 10% trong 15 phút đầu!"})).await;
     assert_eq!(announced["ok"], true, "{announced}");
-    let hearts = viewer.call("react", json!({"show": id, "kind": "heart"})).await;
+    let hearts = buyer_ws.call("react", json!({"show": id, "kind": "heart"})).await;
     assert_eq!(hearts["ok"], true, "{hearts}");
     let kept = ["status", "show", "pinned", "chat", "chat.deleted", "announcement"];
     let got = events_until(&mut viewer, &[&kept[..], &["viewers", "reactions"]].concat()).await;

@@ -1,0 +1,251 @@
+//! `/api/me/orders*`, `/api/seller/orders*`: orders over REST, with CSV export for sellers.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiPath, ApiQuery, Auth};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::engine::sales::OrderAction;
+use crate::protocol::ErrorCode;
+use crate::sales::SalesError;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_orders))
+        .routes(routes!(cancel_my_order))
+        .routes(routes!(seller_orders))
+        .routes(routes!(confirm_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(ship_order))
+}
+
+impl From<SalesError> for ApiError {
+    fn from(SalesError(e): SalesError) -> Self {
+        match e.code {
+            ErrorCode::NotFound => ApiError::NotFound("no such order"),
+            ErrorCode::Forbidden => ApiError::Forbidden("not your order"),
+            ErrorCode::InvalidState => ApiError::ConflictMessage(e.message),
+            ErrorCode::Unavailable => ApiError::Unavailable,
+            ErrorCode::Internal => ApiError::Internal(e.message),
+            _ => ApiError::BadRequest(e.message),
+        }
+    }
+}
+
+/// An order (`order` in PROTOCOL.md): items with server prices, total in VND, the delivery
+/// contact, payment on delivery, and `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct OrderJson(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderResponse {
+    #[schema(value_type = Object)]
+    pub order: Value,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SellerOrderParams {
+    /// `csv` for a spreadsheet; JSON otherwise.
+    pub format: Option<String>,
+    /// From `next_cursor`.
+    pub after: Option<Uuid>,
+    /// 1 to 1000, default 200.
+    pub limit: Option<usize>,
+}
+
+/// The caller's orders, oldest first.
+#[utoipa::path(get, path = "/api/me/orders", tag = "orders", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Orders", body = OrderList),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a buyer", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<OrderList>, ApiError> {
+    auth.require(&[Role::Buyer])?;
+    let items = state.sales.buyer_orders(auth.0.sub, 1000).await?;
+    Ok(axum::Json(OrderList { items, next_cursor: None }))
+}
+
+/// Cancels one of the caller's orders while it is still placed; the units return to stock.
+#[utoipa::path(post, path = "/api/me/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Cancelled", body = OrderResponse),
+        (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No longer cancellable", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn cancel_my_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    auth.require(&[Role::Buyer])?;
+    let order = state.sales.order_act(&auth.user(), id, OrderAction::Cancel { by_seller: false }).await?;
+    Ok(axum::Json(OrderResponse { order }))
+}
+
+/// The caller's (seller's) orders, oldest first; `?format=csv` for a spreadsheet.
+#[utoipa::path(get, path = "/api/seller/orders", tag = "orders", security(("bearer" = [])), params(SellerOrderParams),
+    responses(
+        (status = 200, description = "Orders (JSON or CSV)", body = OrderList),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn seller_orders(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(params): ApiQuery<SellerOrderParams>,
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Seller])?;
+    let seller = auth.0.seller_id.ok_or(ApiError::Forbidden("this account has no seller profile"))?;
+    let limit = params.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(crate::domain::FieldErrors::single("limit", "must be from 1 to 1000").into());
+    }
+    let items = state.sales.seller_orders(seller, params.after, limit).await?;
+    let next_cursor =
+        (items.len() == limit).then(|| items.last().and_then(|o| o["id"].as_str()).unwrap_or_default().to_owned());
+    match params.format.as_deref() {
+        None | Some("json") => Ok(axum::Json(OrderList { items, next_cursor }).into_response()),
+        Some("csv") => {
+            let csv = to_csv(&items).map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        Some(_) => Err(crate::domain::FieldErrors::single("format", "must be json or csv").into()),
+    }
+}
+
+/// One row per order item; a spreadsheet opens it as UTF-8 thanks to the byte-order mark.
+fn to_csv(orders: &[Value]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "order_id",
+        "created_at",
+        "status",
+        "source",
+        "show_id",
+        "offer_id",
+        "product_id",
+        "product",
+        "qty",
+        "unit_price",
+        "total",
+        "buyer_id",
+        "recipient",
+        "phone",
+        "address",
+    ])?;
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    for o in orders {
+        for item in o["items"].as_array().into_iter().flatten() {
+            w.write_record([
+                s(&o["id"]),
+                s(&o["created_at"]),
+                s(&o["status"]),
+                s(&o["source"]),
+                s(&o["show_id"]),
+                s(&o["offer_id"]),
+                s(&item["product_id"]),
+                s(&item["name"]),
+                s(&item["qty"]),
+                s(&item["unit_price"]),
+                s(&o["total"]),
+                s(&o["buyer_id"]),
+                s(&o["delivery"]["name"]),
+                s(&o["delivery"]["phone"]),
+                s(&o["delivery"]["address"]),
+            ])?;
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+}
+
+async fn seller_act(
+    state: &AppState,
+    auth: &Auth,
+    id: Uuid,
+    action: OrderAction,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    auth.require(&[Role::Seller])?;
+    let order = state.sales.order_act(&auth.user(), id, action).await?;
+    Ok(axum::Json(OrderResponse { order }))
+}
+
+/// Confirms a placed order.
+#[utoipa::path(post, path = "/api/seller/orders/{id}/confirm", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Confirmed", body = OrderResponse),
+        (status = 403, description = "Not the seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not placed", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn confirm_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    seller_act(&state, &auth, id, OrderAction::Confirm).await
+}
+
+/// Cancels a placed or confirmed order; the units return to stock.
+#[utoipa::path(post, path = "/api/seller/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Cancelled", body = OrderResponse),
+        (status = 403, description = "Not the seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already shipped or cancelled", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn cancel_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    seller_act(&state, &auth, id, OrderAction::Cancel { by_seller: true }).await
+}
+
+/// Marks a confirmed order shipped.
+#[utoipa::path(post, path = "/api/seller/orders/{id}/ship", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Shipped", body = OrderResponse),
+        (status = 403, description = "Not the seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn ship_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    seller_act(&state, &auth, id, OrderAction::Ship).await
+}
