@@ -480,3 +480,37 @@ async fn a_redis_restart_mid_sale_loses_no_acknowledged_order_and_never_oversell
     assert!(stored.len() <= 40, "never oversold: {}", stored.len());
     assert_eq!(stored.len(), 40, "the offer sold out: {} stored, {} acknowledged", stored.len(), acknowledged.len());
 }
+
+#[tokio::test]
+async fn an_erp_reads_the_sellers_orders_from_a_redis_stream_with_a_consumer_group() {
+    let redis = RedisServer::start().await;
+    let app = spawn_with(redis_config(&redis)).await;
+    let mut sale = live_sale(&app).await;
+    let show = sale.show.clone();
+    let offer = start_offer(&mut sale.s, &show, &sale.products[0].clone(), 5, 5, 600).await;
+    let (t, _) = buyer_client_token(&app);
+    let mut b = Client::connect(&app, Some(&t)).await;
+    let o = b.call("order.place", json!({"show": show["id"], "offer_id": offer["id"], "qty": 2, "key": "erp-order-1", "delivery": delivery()})).await;
+    let order_id = o["data"]["order"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(sale.s.call("order.confirm", json!({"order_id": order_id})).await["ok"], true);
+
+    let seller_id = app.api().get("/api/me", Some(&sale.seller)).await.body["user"]["seller_id"].as_str().unwrap().to_owned();
+    let stream = format!("test:{{s:{seller_id}}}:orders");
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg(&stream).arg("erp").arg("0").query_async(&mut conn).await.unwrap();
+    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP").arg("erp").arg("worker-1").arg("COUNT").arg(10).arg("STREAMS").arg(&stream).arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let entries = &reply.keys[0].ids;
+    assert_eq!(entries.len(), 2);
+    let field = |i: usize, f: &str| -> String { redis::from_redis_value(entries[i].map[f].clone()).unwrap() };
+    assert_eq!((field(0, "type"), field(0, "order_id")), ("placed".to_owned(), order_id.clone()));
+    let placed: Value = serde_json::from_str(&field(0, "order")).unwrap();
+    assert_eq!(placed["total"], 198000);
+    assert_eq!((field(1, "type"), field(1, "status")), ("status".to_owned(), "confirmed".to_owned()));
+    let acked: i64 = redis::cmd("XACK").arg(&stream).arg("erp").arg(&entries[0].id).arg(&entries[1].id).query_async(&mut conn).await.unwrap();
+    assert_eq!(acked, 2);
+}
