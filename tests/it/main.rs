@@ -12,5 +12,6 @@ mod orders;
 mod proto;
 mod redis_faults;
 mod sales;
+mod show_proto;
 mod shows;
 mod ws;

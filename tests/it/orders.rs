@@ -494,13 +494,22 @@ async fn an_erp_reads_the_sellers_orders_from_a_redis_stream_with_a_consumer_gro
     let order_id = o["data"]["order"]["id"].as_str().unwrap().to_owned();
     assert_eq!(sale.s.call("order.confirm", json!({"order_id": order_id})).await["ok"], true);
 
-    let seller_id = app.api().get("/api/me", Some(&sale.seller)).await.body["user"]["seller_id"].as_str().unwrap().to_owned();
+    let seller_id =
+        app.api().get("/api/me", Some(&sale.seller)).await.body["user"]["seller_id"].as_str().unwrap().to_owned();
     let stream = format!("test:{{s:{seller_id}}}:orders");
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("XGROUP").arg("CREATE").arg(&stream).arg("erp").arg("0").query_async(&mut conn).await.unwrap();
+    let _: () =
+        redis::cmd("XGROUP").arg("CREATE").arg(&stream).arg("erp").arg("0").query_async(&mut conn).await.unwrap();
     let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
-        .arg("GROUP").arg("erp").arg("worker-1").arg("COUNT").arg(10).arg("STREAMS").arg(&stream).arg(">")
+        .arg("GROUP")
+        .arg("erp")
+        .arg("worker-1")
+        .arg("COUNT")
+        .arg(10)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -511,6 +520,13 @@ async fn an_erp_reads_the_sellers_orders_from_a_redis_stream_with_a_consumer_gro
     let placed: Value = serde_json::from_str(&field(0, "order")).unwrap();
     assert_eq!(placed["total"], 198000);
     assert_eq!((field(1, "type"), field(1, "status")), ("status".to_owned(), "confirmed".to_owned()));
-    let acked: i64 = redis::cmd("XACK").arg(&stream).arg("erp").arg(&entries[0].id).arg(&entries[1].id).query_async(&mut conn).await.unwrap();
+    let acked: i64 = redis::cmd("XACK")
+        .arg(&stream)
+        .arg("erp")
+        .arg(&entries[0].id)
+        .arg(&entries[1].id)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(acked, 2);
 }
