@@ -305,6 +305,25 @@ impl Sales {
         Ok(offer)
     }
 
+    /// The seller of an offer of `show`, from the cache or the show.
+    async fn offer_owner(&self, show: Uuid, offer: Uuid) -> Result<Uuid, SalesError> {
+        if let Some((s, _)) = self.offers.lock().unwrap().get(&offer) {
+            return Ok(s.seller);
+        }
+        Ok(self.shows.get(show).await?.seller_id)
+    }
+
+    /// Ends every live offer of a show that ended, returning unsold units to stock.
+    pub async fn close_show_offers(&self, seller: Uuid, show: Uuid) -> Result<(), SalesError> {
+        let ids = self.engine.state.index_range(&format!("{{s:{seller}}}:show:{show}:offers"), None, 1000).await?;
+        for offer in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
+            if let Some(closed) = self.engine.sales.offer_close(seller, offer, CloseReason::Stopped).await? {
+                self.announce_end(closed).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn offer_state(&self, seller: Uuid, offer: Uuid) -> Result<OfferState, SalesError> {
         if let Some((s, _)) = self.offers.lock().unwrap().get(&offer).filter(|(s, _)| s.seller == seller) {
             return Ok(s.clone());
@@ -342,10 +361,6 @@ impl Sales {
         {
             return Err(refusal(if status == OfferStatus::SoldOut { Refusal::SoldOut } else { Refusal::OfferEnded }));
         }
-        let show = self.shows.get(r.show).await?;
-        if show.status != ShowStatus::Live {
-            return Err(err(ErrorCode::InvalidState, "the show is not live"));
-        }
         let delivery = match &r.delivery {
             Some(d) => DeliveryContact::parse(d).map_err(|f| {
                 let fields: Vec<String> = f.0.iter().map(|(k, v)| format!("delivery.{k}: {v}")).collect();
@@ -356,10 +371,25 @@ impl Sales {
                 None => return Err(err(ErrorCode::BadRequest, "add a delivery contact (name, phone, address) first")),
             },
         };
+        // An offer is live only while its show is: ending a show ends its offers. So the hot
+        // path of a flash sale asks only the engine's one script; lineup orders check the show.
+        let (seller_id, show_id) = match r.item {
+            OrderFor::Offer(offer) => {
+                let owner = self.offer_owner(r.show, offer).await?;
+                (owner, r.show)
+            }
+            OrderFor::Product(_) => {
+                let show = self.shows.get(r.show).await?;
+                if show.status != ShowStatus::Live {
+                    return Err(err(ErrorCode::InvalidState, "the show is not live"));
+                }
+                (show.seller_id, show.id)
+            }
+        };
         let (target, product_id, unit_price, name, offer_id, fingerprint) = match r.item {
             OrderFor::Offer(offer) => {
-                let state = self.offer_state(show.seller_id, offer).await?;
-                if state.show != show.id {
+                let state = self.offer_state(seller_id, offer).await?;
+                if state.show != show_id {
                     return Err(err(ErrorCode::NotFound, "no such offer in this show"));
                 }
                 (
@@ -372,6 +402,7 @@ impl Sales {
                 )
             }
             OrderFor::Product(product) => {
+                let show = self.shows.get(show_id).await?;
                 if show.lineup_code(product).is_none() {
                     return Err(err(ErrorCode::BadRequest, "the product is not in this show's lineup"));
                 }
@@ -391,8 +422,8 @@ impl Sales {
             "id": order_id,
             "key": r.key,
             "buyer_id": user.id,
-            "seller_id": show.seller_id,
-            "show_id": show.id,
+            "seller_id": seller_id,
+            "show_id": show_id,
             "items": [{"product_id": product_id, "name": name, "qty": r.qty, "unit_price": unit_price}],
             "total": r.qty * unit_price,
             "source": r.source,
@@ -404,7 +435,7 @@ impl Sales {
             order["offer_id"] = json!(o);
         }
         let request = PlaceOrder {
-            seller: show.seller_id,
+            seller: seller_id,
             buyer: user.id,
             key: r.key.clone(),
             fingerprint,
@@ -413,28 +444,28 @@ impl Sales {
             unit_price,
             now_ms: now_ms(),
             target,
-            show: Some(show.id),
+            show: Some(show_id),
             product: product_id,
             order_json: order.to_string(),
         };
         let outcome = self.engine.sales.order_place(&request).await?;
         match outcome {
             PlaceOutcome::Placed { order, remaining, sold_out } => {
-                self.index(user.id, show.seller_id, order.id).await?;
+                self.index(user.id, seller_id, order.id).await?;
                 let view = order_view(&order);
-                self.notify(&view, user.id, show.seller_id).await?;
+                self.notify(&view, user.id, seller_id).await?;
                 if let Some(offer) = offer_id {
                     if sold_out {
-                        self.sold_out(show.seller_id, offer).await?;
+                        self.sold_out(seller_id, offer).await?;
                     } else if remaining.is_some() {
-                        self.stock_dirty.lock().unwrap().insert((show.seller_id, offer));
+                        self.stock_dirty.lock().unwrap().insert((seller_id, offer));
                     }
                 }
                 Ok(view)
             }
             PlaceOutcome::Replayed { order } => {
                 // The first attempt may have stopped before indexing: do it again (idempotent).
-                self.index(user.id, show.seller_id, order.id).await?;
+                self.index(user.id, seller_id, order.id).await?;
                 Ok(order_view(&order))
             }
             PlaceOutcome::Refused(Refusal::StalePrice) => {

@@ -285,6 +285,17 @@ impl Shows {
         Ok(show)
     }
 
+    /// Recomputes and stores an ended show's summary.
+    pub async fn refresh_summary(&self, id: Uuid) -> Result<Show, ShowError> {
+        let show = self.get(id).await?;
+        let summary = self.summary_of(&show).await?;
+        self.update(id, |s| {
+            s.summary = Some(summary.clone());
+            Ok(())
+        })
+        .await
+    }
+
     /// Figures for the show so far (final once it ended).
     pub async fn summary_of(&self, show: &Show) -> Result<ShowSummary, ShowError> {
         let (seller, id) = (show.seller_id, show.id);

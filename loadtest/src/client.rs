@@ -61,6 +61,17 @@ impl Target {
         Ok(Self { url: url.to_owned(), addr })
     }
 
+    /// The same target with `?token=<token>` as its query (any other query is dropped),
+    /// or without a query when `token` is `None`.
+    pub fn with_token(&self, token: Option<&str>) -> Self {
+        let base = self.url.split_once('?').map_or(self.url.as_str(), |(b, _)| b);
+        let url = match token {
+            Some(t) => format!("{base}?token={t}"),
+            None => base.to_owned(),
+        };
+        Self { url, addr: self.addr }
+    }
+
     /// The same target with host and port replaced by `addr` (path and query kept).
     pub fn with_addr(&self, addr: SocketAddr) -> anyhow::Result<Self> {
         let uri: Uri = self.url.parse()?;
@@ -241,7 +252,7 @@ impl Client {
 
     /// Reads the next text frame. Control frames are handled by tungstenite
     /// (pings are answered while reading); binary frames are skipped.
-    async fn next_text(&mut self) -> Result<String, ClientError> {
+    pub async fn next_text(&mut self) -> Result<String, ClientError> {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
@@ -317,6 +328,11 @@ impl Client {
         timeout(wait, await_reply)
             .await
             .map_err(|_| ClientError::new(Stage::Command, format!("{op}: reply timeout")))?
+    }
+
+    /// Events received while a reply was awaited, not yet taken.
+    pub fn take_pending_events(&mut self) -> Vec<Event> {
+        self.pending_events.drain(..).collect()
     }
 
     /// Subscribes to a channel and returns the reply's `data`.

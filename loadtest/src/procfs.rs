@@ -121,3 +121,39 @@ pub fn tcp_ext_counter(name: &str) -> Option<u64> {
     let idx = names.split_whitespace().position(|n| n == name)?;
     values.split_whitespace().nth(idx)?.parse().ok()
 }
+
+/// Clock ticks per second for `/proc/<pid>/stat` times (`getconf CLK_TCK`; 100 when unknown).
+pub fn clock_ticks_per_sec() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|t| *t > 0)
+            .unwrap_or(100)
+    })
+}
+
+/// CPU time (user + system) a process has used so far, in microseconds, from
+/// `/proc/<pid>/stat` (resolution: one clock tick, usually 10 ms).
+pub fn cpu_micros(proc: Proc) -> anyhow::Result<u64> {
+    let path = proc.path("stat");
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    // The command name (field 2) may contain spaces; fields after it start past the last ')'.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).with_context(|| format!("cannot parse {path}"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    let tick = |i: usize| -> anyhow::Result<u64> {
+        fields.get(i).and_then(|v| v.parse().ok()).with_context(|| format!("{path}: no field {}", i + 3))
+    };
+    let ticks = tick(11)? + tick(12)?;
+    Ok(ticks * 1_000_000 / clock_ticks_per_sec())
+}
+
+/// Total CPU time of several processes, in microseconds; `None` if any cannot be read.
+pub fn cpu_micros_all(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|pid| cpu_micros(Proc::Pid(*pid)).ok()).sum()
+}

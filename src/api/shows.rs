@@ -156,6 +156,10 @@ async fn end_show(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<axum::Json<ShowResponse>, ApiError> {
     let show = state.shows.transition(&auth.user(), id, ShowStatus::Ended).await?;
+    // Offers end with their show; what they did not sell goes back to stock.
+    state.sales.close_show_offers(show.seller_id, show.id).await?;
+    // With the offers closed, the summary is final.
+    let show = state.shows.refresh_summary(id).await?;
     Ok(axum::Json(ShowResponse { show }))
 }
 

@@ -340,28 +340,64 @@ fn examples_are_the_committed_files() {
     assert!(unused.is_empty(), "examples not embedded in proto/asyncapi.json: {unused:?}");
 }
 
-/// The events `src/shows.rs` publishes on a show's channel, as `name → kept`, read from each
-/// `.publish(<show>, "<name>", <data>, <kept>)` call in the source.
-fn published_show_events() -> BTreeMap<String, bool> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/shows.rs");
-    let source = std::fs::read_to_string(&path).unwrap();
-    let mut found = BTreeMap::new();
-    for call in source.split(".publish(").skip(1) {
-        let args = call_arguments(call);
-        let Some(name) = args.get(1).and_then(|a| a.strip_prefix('"')).and_then(|a| a.strip_suffix('"')) else {
-            continue;
-        };
-        let kept = match args.get(3).map(String::as_str) {
-            Some("true") => true,
-            Some("false") => false,
-            other => panic!("src/shows.rs publishes {name:?} with a history flag that is not a literal: {other:?}"),
-        };
-        if let Some(before) = found.insert(name.to_owned(), kept) {
-            assert_eq!(before, kept, "src/shows.rs publishes {name:?} both kept and ephemeral");
+/// The events the server publishes, as `channel kind → (name → kept)`, read from each
+/// `.publish(<channel>, "<name>", <data>, <kept>)` call in `src/shows.rs` (whose calls all publish
+/// on the show's channel) and `src/sales.rs` (whose first argument names the channel).
+fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
+    let mut found: BTreeMap<&'static str, BTreeMap<String, bool>> = BTreeMap::new();
+    for file in ["src/shows.rs", "src/sales.rs"] {
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        for (at, _) in source.match_indices(".publish(") {
+            let args = call_arguments(&source[at + ".publish(".len()..]);
+            let Some(name) = args.get(1).and_then(|a| a.strip_prefix('"')).and_then(|a| a.strip_suffix('"')) else {
+                continue;
+            };
+            let kept = match args.get(3).map(String::as_str) {
+                Some("true") => true,
+                Some("false") => false,
+                other => panic!("{file} publishes {name:?} with a history flag that is not a literal: {other:?}"),
+            };
+            let kind = match file {
+                "src/shows.rs" => "show",
+                _ => channel_kind_of(&source[..at], &args[0])
+                    .unwrap_or_else(|| panic!("{file} publishes {name:?} on a channel not told apart: {}", args[0])),
+            };
+            if let Some(before) = found.entry(kind).or_default().insert(name.to_owned(), kept) {
+                assert_eq!(before, kept, "{file} publishes {name:?} on {kind}: both kept and ephemeral");
+            }
+        }
+        if file == "src/shows.rs" {
+            assert!(found["show"].len() >= 9, "src/shows.rs publishes at least the nine show events: {found:?}");
         }
     }
-    assert!(found.len() >= 9, "src/shows.rs publishes at least the nine show events: {found:?}");
+    let at_least = [("show", &["offer", "stock"][..]), ("user", &["order", "order.failed"]), ("seller", &["order"])];
+    for (kind, events) in at_least {
+        for ev in events {
+            assert!(found.get(kind).is_some_and(|e| e.contains_key(*ev)), "src/sales.rs publishes {ev} on {kind}:");
+        }
+    }
     found
+}
+
+/// The kind of channel a `.publish` call's first argument names (`&channel_of(..)` is a show's,
+/// `&format!("user:{..}")` a user's), following a variable to its last `let` before the call.
+fn channel_kind_of(before: &str, argument: &str) -> Option<&'static str> {
+    let direct = |text: &str| {
+        let text: String = text.split_whitespace().collect();
+        [("channel_of(", "show"), ("format!(\"user:", "user"), ("format!(\"seller:", "seller")]
+            .into_iter()
+            .find(|(marker, _)| text.contains(marker))
+            .map(|(_, kind)| kind)
+    };
+    direct(argument).or_else(|| {
+        let variable = argument.trim_start_matches('&');
+        if variable.is_empty() || !variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        let pattern = format!("let {variable} = ");
+        let start = before.rfind(&pattern)? + pattern.len();
+        direct(before[start..].split(';').next()?)
+    })
 }
 
 /// The top-level arguments of a call, given the text after its opening parenthesis.
@@ -396,27 +432,62 @@ fn call_arguments(text: &str) -> Vec<String> {
 }
 
 const SHOW_EVENTS_REF: &str = "./schemas/show/events.json#/$defs/";
+const ORDER_REF: &str = "./schemas/orders/order.json#/$defs/";
 
-/// Each show channel message: its event name, whether it is kept, and its `$defs` frame.
-fn show_channel_messages(doc: &Value) -> BTreeMap<String, (bool, String, &Value)> {
-    let show_events = schema_file("show/events.json");
+/// Each message of a logical channel: its event name, whether it is kept, and the `$defs` frame
+/// of `schema` (a file of `proto/schemas/`, referenced as `prefix<frame>`) it references.
+fn channel_messages<'a>(
+    doc: &'a Value,
+    channel: &str,
+    schema: &str,
+    prefix: &str,
+) -> BTreeMap<String, (bool, String, &'a Value)> {
+    let schema = schema_file(schema);
     let mut out = BTreeMap::new();
-    for (key, message) in doc["channels"]["show"]["messages"].as_object().expect("the show channel lists messages") {
+    let listed = doc["channels"][channel]["messages"].as_object();
+    for (key, message) in listed.unwrap_or_else(|| panic!("the {channel} channel lists messages")) {
         let message = resolve(doc, message);
-        let defs: Vec<String> = refs(&message["payload"])
-            .iter()
-            .filter_map(|r| r.strip_prefix(SHOW_EVENTS_REF))
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(defs.len(), 1, "show channel message {key} references one frame of events.json: {defs:?}");
+        let defs: Vec<String> =
+            refs(&message["payload"]).iter().filter_map(|r| r.strip_prefix(prefix)).map(str::to_owned).collect();
+        assert_eq!(defs.len(), 1, "{channel} channel message {key} references one frame of {prefix}: {defs:?}");
         assert!(refs(&message["payload"]).contains(&"./schemas/event.json".to_owned()), "{key} is an event frame");
-        let frame = &show_events["$defs"][&defs[0]];
+        let frame = &schema["$defs"][&defs[0]];
         let ev = frame["properties"]["ev"]["const"].as_str().unwrap_or_else(|| panic!("{} names no ev", defs[0]));
         let kept = frame["required"].as_array().unwrap().contains(&Value::from("off"));
         let previous = out.insert(ev.to_owned(), (kept, defs[0].clone(), message));
-        assert!(previous.is_none(), "two show channel messages for {ev}");
+        assert!(previous.is_none(), "two {channel} channel messages for {ev}");
     }
     out
+}
+
+/// Each show channel message: its event name, whether it is kept, and its `$defs` frame.
+fn show_channel_messages(doc: &Value) -> BTreeMap<String, (bool, String, &Value)> {
+    channel_messages(doc, "show", "show/events.json", SHOW_EVENTS_REF)
+}
+
+/// A channel has one message per event the server publishes there, kept exactly when the server
+/// keeps it; its receive operation lists them all and its description names each.
+fn check_channel_against_the_source(
+    doc: &Value,
+    channel: &str,
+    receive: &str,
+    documented: &BTreeMap<String, (bool, String, &Value)>,
+) {
+    let published = &published_events()[channel];
+    let names: BTreeSet<&String> = documented.keys().collect();
+    assert_eq!(names, published.keys().collect(), "{channel} channel messages vs events published in src/");
+    for (ev, kept) in published {
+        assert_eq!(documented[ev].0, *kept, "{channel} {ev}: kept in the document iff kept by the server");
+    }
+    let receive = &doc["operations"][receive]["messages"];
+    let received: BTreeSet<String> =
+        receive.as_array().unwrap().iter().map(|m| resolve(doc, m)["name"].to_string()).collect();
+    let messages: BTreeSet<String> = documented.values().map(|(_, _, m)| m["name"].to_string()).collect();
+    assert_eq!(received, messages, "the receive operation of {channel} lists every {channel} channel message");
+    let description = doc["channels"][channel]["description"].as_str().unwrap();
+    for ev in published.keys() {
+        assert!(description.contains(&format!("`{ev}`")), "the {channel} channel's description names {ev}");
+    }
 }
 
 /// The show channel has one message per event the server publishes there, kept exactly when the
@@ -425,20 +496,23 @@ fn show_channel_messages(doc: &Value) -> BTreeMap<String, (bool, String, &Value)
 fn every_show_event_the_server_publishes_is_a_message() {
     let doc = document();
     let documented = show_channel_messages(&doc);
-    let published = published_show_events();
-    let names: BTreeSet<&String> = documented.keys().collect();
-    assert_eq!(names, published.keys().collect(), "show channel messages vs events published in src/shows.rs");
-    for (ev, kept) in &published {
-        assert_eq!(documented[ev].0, *kept, "{ev}: kept in the document iff kept by the server");
-    }
-    let receive = &doc["operations"]["receiveShowEvents"]["messages"];
-    let received: BTreeSet<String> =
-        receive.as_array().unwrap().iter().map(|m| resolve(&doc, m)["name"].to_string()).collect();
-    let messages: BTreeSet<String> = documented.values().map(|(_, _, m)| m["name"].to_string()).collect();
-    assert_eq!(received, messages, "receiveShowEvents lists every show channel message");
-    let description = doc["channels"]["show"]["description"].as_str().unwrap();
-    for ev in published.keys() {
-        assert!(description.contains(&format!("`{ev}`")), "the show channel's description names {ev}");
+    check_channel_against_the_source(&doc, "show", "receiveShowEvents", &documented);
+}
+
+/// The same for the private channels: `user:` and `seller:` carry the events `src/sales.rs`
+/// publishes there, each a message whose frame is in `orders/order.json`.
+#[test]
+fn every_order_event_the_server_publishes_is_a_message() {
+    let doc = document();
+    for (channel, receive) in [("user", "receiveUserEvents"), ("seller", "receiveSellerEvents")] {
+        let documented = channel_messages(&doc, channel, "orders/order.json", ORDER_REF);
+        check_channel_against_the_source(&doc, channel, receive, &documented);
+        for (ev, (_, def, _)) in &documented {
+            let frame = &schema_file("orders/order.json")["$defs"][def];
+            let pattern = frame["properties"]["ch"]["$ref"].as_str().unwrap_or_default();
+            let expected = format!("#/$defs/{}Channel", if channel == "user" { "User" } else { "Seller" });
+            assert_eq!(pattern, expected, "{channel} {ev}: {def} is a frame of the {channel} channel");
+        }
     }
 }
 

@@ -530,3 +530,31 @@ async fn an_erp_reads_the_sellers_orders_from_a_redis_stream_with_a_consumer_gro
         .unwrap();
     assert_eq!(acked, 2);
 }
+
+#[tokio::test]
+async fn ending_a_show_ends_its_offers_and_returns_unsold_stock() {
+    let app = spawn_app().await;
+    let mut sale = live_sale(&app).await;
+    let show = sale.show.clone();
+    let honey = sale.products[0].clone();
+    let offer = start_offer(&mut sale.s, &show, &honey, 20, 5, 600).await;
+    let (t, _) = buyer_client_token(&app);
+    let mut b = Client::connect(&app, Some(&t)).await;
+    let r = b.call("order.place", json!({"show": show["id"], "offer_id": offer["id"], "qty": 3, "key": "before-end-1", "delivery": delivery()})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(stock_of(&app, &honey).await, 30);
+    let id = show["id"].as_str().unwrap();
+    let ended =
+        app.api().post(&format!("/api/shows/{id}/end"), Some(&sale.seller), json!({})).await.ok(200)["show"].clone();
+    assert_eq!(ended["summary"]["offers"][0]["units"], 3);
+    assert_eq!(stock_of(&app, &honey).await, 47);
+    let late = b.call("order.place", json!({"show": show["id"], "offer_id": offer["id"], "qty": 1, "key": "after-end-1", "delivery": delivery()})).await;
+    assert_error(&late, "offer_ended");
+    let lineup = b
+        .call(
+            "order.place",
+            json!({"show": show["id"], "product_id": honey, "qty": 1, "key": "after-end-2", "delivery": delivery()}),
+        )
+        .await;
+    assert_error(&lineup, "invalid_state");
+}
