@@ -65,6 +65,8 @@ pub struct Shared {
     pub connection_slots: Arc<Semaphore>,
     /// False while the engine does not answer.
     pub ready: Arc<AtomicBool>,
+    /// The clock of every connection's rate limiter, shared (making one is slow).
+    pub clock: governor::clock::DefaultClock,
     /// This node's id in presence reports.
     pub node_id: Arc<str>,
     pub accounts: Accounts,
@@ -202,6 +204,7 @@ impl App {
             connections: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
             node_id,
+            clock: governor::clock::DefaultClock::default(),
             shows,
             sales,
             next_conn: AtomicU64::new(1),

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -98,7 +98,9 @@ impl Session {
         let limits = &state.config.limits;
         let rate = NonZeroU32::new(limits.command_rate).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.command_burst).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+        // One clock for every connection: creating one calibrates the CPU counter, far too slow
+        // for a join storm.
+        let limiter = RateLimiter::direct_with_clock(Quota::per_second(rate).allow_burst(burst), state.clock.clone());
         let identity = claims.map(|claims| Box::new(Identity { user: claims.user(), claims }));
         Self {
             state,
@@ -138,7 +140,7 @@ impl Session {
         }
         let frame = decode_command(text);
         if let Err(wait) = self.limiter.check() {
-            let retry = wait.wait_time_from(DefaultClock::default().now());
+            let retry = wait.wait_time_from(self.limiter.clock().now());
             self.state.metrics.rate_limited.inc();
             self.refused_in_row += 1;
             if self.refused_in_row >= self.state.config.limits.abuse_threshold {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -414,7 +414,7 @@ impl Shows {
             return Err(ShowError::BadRequest(format!("a message is at most {MAX_CHAT_CHARS} characters")));
         }
         if let Err(wait) = self.chat_limiter.check_key(&(id, user.id)) {
-            let retry = wait.wait_time_from(DefaultClock::default().now());
+            let retry = wait.wait_time_from(self.chat_limiter.clock().now());
             return Err(ShowError::RateLimited { retry_after_ms: (retry.as_millis() as u64).max(1) });
         }
         let show = self.open_show(id).await?;
@@ -561,7 +561,7 @@ impl Shows {
     /// `react`: counted here, added up once a second.
     pub async fn react(&self, user: &User, id: Uuid) -> Result<(), ShowError> {
         if let Err(wait) = self.react_limiter.check_key(&(id, user.id)) {
-            let retry = wait.wait_time_from(DefaultClock::default().now());
+            let retry = wait.wait_time_from(self.react_limiter.clock().now());
             return Err(ShowError::RateLimited { retry_after_ms: (retry.as_millis() as u64).max(1) });
         }
         match self.hub.room_status(&channel_of(id)).as_deref() {
