@@ -46,6 +46,7 @@ impl ShowRoom {
     pub fn load(
         show: Value,
         pinned: Value,
+        offers: Vec<Value>,
         viewers: u64,
         hearts: u64,
         position: StreamPosition,
@@ -55,7 +56,7 @@ impl ShowRoom {
         let mut room = Self {
             show,
             pinned,
-            offers: Vec::new(),
+            offers,
             viewers,
             hearts,
             announcement,
@@ -120,7 +121,13 @@ impl ShowRoom {
         match f.ev {
             "chat" => self.push_chat(&data, frame),
             "chat.deleted" => self.delete_chat(&data),
-            "pinned" => self.pinned = data.get("product").cloned().unwrap_or(Value::Null),
+            "pinned" => {
+                self.pinned = data.get("product").cloned().unwrap_or(Value::Null);
+                let id = self.pinned.get("id").cloned().unwrap_or(Value::Null);
+                if let Some(show) = self.show.as_object_mut() {
+                    show.insert("pinned_product_id".into(), id);
+                }
+            }
             "status" => {
                 if let (Some(status), Some(show)) = (data.get("status"), self.show.as_object_mut()) {
                     show.insert("status".into(), status.clone());
@@ -131,7 +138,12 @@ impl ShowRoom {
                     self.show = show.clone();
                 }
             }
-            "announcement" => self.announcement = data.get("text").and_then(Value::as_str).map(str::to_owned),
+            "announcement" => {
+                self.announcement = data.get("text").and_then(Value::as_str).map(str::to_owned);
+                if let Some(show) = self.show.as_object_mut() {
+                    show.insert("announcement".into(), data.get("text").cloned().unwrap_or(Value::Null));
+                }
+            }
             "viewers" => self.viewers = data.get("count").and_then(Value::as_u64).unwrap_or(self.viewers),
             "reactions" => self.hearts = data.get("heart").and_then(Value::as_u64).unwrap_or(self.hearts),
             "offer" => {
@@ -198,7 +210,7 @@ mod tests {
 
     #[test]
     fn chat_is_capped_and_deletions_apply() {
-        let mut room = ShowRoom::load(json!({"status": "live"}), Value::Null, 0, 0, pos(0), &[]);
+        let mut room = ShowRoom::load(json!({"status": "live"}), Value::Null, Vec::new(), 0, 0, pos(0), &[]);
         for i in 1..=60u64 {
             room.apply(Some(&pos(i)), &frame(i, "chat", json!({"msg_id": format!("m{i}"), "text": "x"})));
         }
@@ -214,7 +226,7 @@ mod tests {
 
     #[test]
     fn old_events_are_skipped_and_state_events_apply() {
-        let mut room = ShowRoom::load(json!({"status": "scheduled"}), Value::Null, 0, 0, pos(5), &[]);
+        let mut room = ShowRoom::load(json!({"status": "scheduled"}), Value::Null, Vec::new(), 0, 0, pos(5), &[]);
         room.apply(Some(&pos(5)), &frame(5, "status", json!({"status": "ended"})));
         assert_eq!(room.status(), Some("scheduled"));
         room.apply(Some(&pos(6)), &frame(6, "status", json!({"status": "live"})));
@@ -230,7 +242,7 @@ mod tests {
 
     #[test]
     fn the_snapshot_is_shared_until_something_changes() {
-        let mut room = ShowRoom::load(json!({}), Value::Null, 0, 0, pos(0), &[]);
+        let mut room = ShowRoom::load(json!({}), Value::Null, Vec::new(), 0, 0, pos(0), &[]);
         let a = room.snapshot();
         assert!(Arc::ptr_eq(&a, &room.snapshot()));
         room.apply(Some(&pos(1)), &frame(1, "announcement", json!({"text": "Giảm giá!"})));

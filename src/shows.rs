@@ -643,7 +643,25 @@ impl Shows {
             hearts.as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
         let viewers = self.engine.presence.count(&channel).await?;
         let show_value = serde_json::to_value(&show).map_err(|e| EngineError::Internal(e.to_string()))?;
-        Ok(crate::room::ShowRoom::load(show_value, pinned, viewers, hearts, recent.position, &recent.events))
+        let offers = self.live_offers(&show).await?;
+        Ok(crate::room::ShowRoom::load(show_value, pinned, offers, viewers, hearts, recent.position, &recent.events))
+    }
+
+    /// The show's live offers, as the `offer` events show them.
+    async fn live_offers(&self, show: &Show) -> Result<Vec<Value>, EngineError> {
+        let index = format!("{{s:{}}}:show:{}:offers", show.seller_id, show.id);
+        let mut offers = Vec::new();
+        for id in
+            self.engine.state.index_range(&index, None, 1000).await?.iter().filter_map(|i| Uuid::parse_str(i).ok())
+        {
+            if let Some(state) = self.engine.sales.offer_get(show.seller_id, id).await?
+                && state.status == crate::engine::sales::OfferStatus::Live
+            {
+                let offer = crate::sales::Offer::from(&state);
+                offers.push(serde_json::to_value(&offer).map_err(|e| EngineError::Internal(e.to_string()))?);
+            }
+        }
+        Ok(offers)
     }
 
     async fn flush(&self, id: Uuid, seller: Uuid) -> Result<(), EngineError> {

@@ -161,12 +161,12 @@ pub struct ErrorBody {
 
 /// A server event, e.g. `{"ch":"show:…","ev":"chat","off":5,"data":{…}}`.
 #[derive(Debug, Clone, Deserialize)]
-#[allow(dead_code, reason = "read by the event-driven scenarios")]
 pub struct Event {
     #[serde(default)]
     pub ch: Option<String>,
     pub ev: String,
     #[serde(default)]
+    #[allow(dead_code, reason = "part of every event; scenarios that follow offsets read it")]
     pub off: Option<u64>,
     #[serde(default)]
     pub data: Value,
@@ -300,6 +300,20 @@ impl Client {
         fields: Map<String, Value>,
         wait: Duration,
     ) -> Result<Value, ClientError> {
+        self.command_raw(op, fields, wait).await?.map_err(|e| {
+            let message: String = e.message.chars().take(120).collect();
+            ClientError::new(Stage::Command, format!("{op} error {}: {message}", e.code))
+        })
+    }
+
+    /// Like [`Client::command`], but a reply with `ok: false` is returned as its error
+    /// object (`Ok(Err(..))`); `Err` means no reply arrived (send or read failure, timeout).
+    pub async fn command_raw(
+        &mut self,
+        op: &str,
+        fields: Map<String, Value>,
+        wait: Duration,
+    ) -> Result<Result<Value, ErrorBody>, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut body = fields;
@@ -311,12 +325,7 @@ impl Client {
         let await_reply = async {
             loop {
                 match self.read_frame().await {
-                    Ok(Incoming::Reply { re, result }) if re == id => {
-                        return result.map_err(|e| {
-                            let message: String = e.message.chars().take(120).collect();
-                            ClientError::new(Stage::Command, format!("{op} error {}: {message}", e.code))
-                        });
-                    }
+                    Ok(Incoming::Reply { re, result }) if re == id => return Ok(result),
                     Ok(Incoming::Reply { .. }) => {}
                     Ok(Incoming::Event(ev)) => self.pending_events.push_back(ev),
                     Err(e) => {
@@ -343,7 +352,6 @@ impl Client {
     }
 
     /// The next event: a buffered one first, then from the wire.
-    #[allow(dead_code, reason = "used by the event-driven scenarios")]
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
         if let Some(ev) = self.pending_events.pop_front() {
             return Ok(ev);

@@ -13,7 +13,6 @@ use crate::client::Target;
 #[derive(Debug, Clone)]
 pub struct Account {
     pub token: String,
-    pub user_id: String,
     pub seller_id: Option<String>,
 }
 
@@ -25,14 +24,13 @@ struct AuthResponse {
 
 #[derive(Debug, Deserialize)]
 struct UserJson {
-    id: String,
     #[serde(default)]
     seller_id: Option<String>,
 }
 
 impl From<AuthResponse> for Account {
     fn from(r: AuthResponse) -> Self {
-        Self { token: r.token, user_id: r.user.id, seller_id: r.user.seller_id }
+        Self { token: r.token, seller_id: r.user.seller_id }
     }
 }
 
@@ -54,10 +52,6 @@ impl Api {
         Ok(Self { base: format!("http://{}", target.addr), http })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     async fn send(&self, what: &str, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let resp = req.send().await.with_context(|| format!("{what}: request to {} failed", self.base))?;
         let status = resp.status();
@@ -65,11 +59,11 @@ impl Api {
         if !status.is_success() {
             let detail = serde_json::from_str::<Value>(&body)
                 .ok()
-                .and_then(|v| {
+                .map(|v| {
                     let title = v["title"].as_str().unwrap_or_default().to_owned();
                     let detail = v["detail"].as_str().unwrap_or_default().to_owned();
                     let errors = v.get("errors").map(Value::to_string).unwrap_or_default();
-                    Some(format!("{title}: {detail} {errors}"))
+                    format!("{title}: {detail} {errors}")
                 })
                 .unwrap_or_else(|| body.chars().take(200).collect());
             bail!("{what}: HTTP {status}: {}", detail.trim());

@@ -1,10 +1,12 @@
 //! Load generator for the ocop-live WebSocket server.
 //!
 //! Each scenario is a subcommand; they share the protocol client in
-//! [`client`], the `/proc` readers in [`procfs`] and the server launcher in
-//! [`server`].
+//! [`client`], the REST calls in [`http`], the `/proc` readers in [`procfs`],
+//! the server launcher in [`server`] and the set-up steps in [`scenario`].
 
+mod chart;
 mod client;
+mod http;
 mod procfs;
 mod scenario;
 mod server;
@@ -26,6 +28,18 @@ enum Command {
     /// Hold N idle subscribed connections and measure the server's resident
     /// memory per connection.
     Idle(scenario::idle::IdleArgs),
+    /// N viewers of one show; one publisher sends chat at a fixed rate; measure
+    /// per-delivery latency, losses and server CPU per delivery.
+    Fanout(scenario::fanout::FanoutArgs),
+    /// N buyers order from one flash offer at once; measure acknowledgements
+    /// and check that nothing is oversold, lost or duplicated.
+    FlashSale(scenario::flash_sale::FlashSaleArgs),
+    /// N viewers join one show as fast as allowed while it broadcasts; measure
+    /// joins per second and join-to-snapshot latency.
+    JoinStorm(scenario::join_storm::JoinStormArgs),
+    /// All viewers drop and reconnect with jittered backoff while events are
+    /// published; check that each recovers every missed event.
+    ReconnectStorm(scenario::reconnect_storm::ReconnectStormArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +54,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Idle(args) => scenario::idle::run(args).await,
+            Command::Fanout(args) => scenario::fanout::run(args).await,
+            Command::FlashSale(args) => scenario::flash_sale::run(args).await,
+            Command::JoinStorm(args) => scenario::join_storm::run(args).await,
+            Command::ReconnectStorm(args) => scenario::reconnect_storm::run(args).await,
         }
     });
     match result {

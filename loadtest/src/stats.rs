@@ -23,16 +23,6 @@ impl Tally {
         }
     }
 
-    pub fn merge(&mut self, other: &Tally) {
-        for (k, n) in &other.0 {
-            self.add_n(k.clone(), *n);
-        }
-    }
-
-    pub fn get(&self, key: &str) -> u64 {
-        self.0.get(key).copied().unwrap_or(0)
-    }
-
     pub fn total(&self) -> u64 {
         self.0.values().sum()
     }
@@ -75,10 +65,6 @@ impl Default for Latencies {
 impl Latencies {
     pub fn record(&mut self, d: Duration) {
         self.0.saturating_record(micros(d));
-    }
-
-    pub fn record_micros(&mut self, us: u64) {
-        self.0.saturating_record(us.clamp(1, MAX_MICROS));
     }
 
     pub fn merge(&mut self, other: &Latencies) {

@@ -246,25 +246,32 @@ fn every_reference_resolves() {
     }
 }
 
-/// The hand-written schemas of `proto/schemas/show/` are valid draft 2020-12 schemas whose
-/// references all resolve, within the file or to a file beside it.
+/// The hand-written schemas of `proto/schemas/show/` and `proto/schemas/orders/` are valid draft
+/// 2020-12 schemas whose references all resolve, within the file or to a file beside it.
 #[test]
-fn the_show_schemas_are_valid_and_their_references_resolve() {
-    let dir = proto_dir().join("schemas/show");
-    for name in ["events.json", "snapshot.json"] {
-        let schema = schema_file(&format!("show/{name}"));
-        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
-        jsonschema::meta::validate(&schema).unwrap_or_else(|e| panic!("show/{name} is not a valid schema: {e}"));
-        for r in refs(&schema) {
-            let (file, pointer) = r.split_once('#').unwrap_or((&r, ""));
-            let target = if file.is_empty() {
-                schema.clone()
-            } else {
-                assert!(!file.contains('/') && !file.contains(".."), "show/{name}: {r} leaves proto/schemas/show/");
-                let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("show/{name}: {r}: {e}"));
-                serde_json::from_str(&text).unwrap()
-            };
-            assert!(target.pointer(pointer).is_some(), "show/{name}: dangling reference {r}");
+fn the_hand_written_schemas_are_valid_and_their_references_resolve() {
+    for (folder, names) in [("show", &["events.json", "snapshot.json"][..]), ("orders", &["order.json"])] {
+        let dir = proto_dir().join("schemas").join(folder);
+        for name in names {
+            let schema = schema_file(&format!("{folder}/{name}"));
+            assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{folder}/{name}");
+            jsonschema::meta::validate(&schema)
+                .unwrap_or_else(|e| panic!("{folder}/{name} is not a valid schema: {e}"));
+            for r in refs(&schema) {
+                let (file, pointer) = r.split_once('#').unwrap_or((&r, ""));
+                let target = if file.is_empty() {
+                    schema.clone()
+                } else {
+                    assert!(
+                        !file.contains('/') && !file.contains(".."),
+                        "{folder}/{name}: {r} leaves proto/schemas/{folder}/"
+                    );
+                    let text =
+                        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{folder}/{name}: {r}: {e}"));
+                    serde_json::from_str(&text).unwrap()
+                };
+                assert!(target.pointer(pointer).is_some(), "{folder}/{name}: dangling reference {r}");
+            }
         }
     }
 }
@@ -574,4 +581,68 @@ fn show_event_examples_validate_against_their_defs() {
     assert!(checked.0 >= 9 && checked.1 >= 1, "show events and snapshots checked: {checked:?}");
     let reply = &messages(&doc)["showSubscribeReply"];
     assert!(refs(&reply["payload"]).contains(&"./schemas/show/snapshot.json".to_owned()), "showSubscribeReply");
+}
+
+/// Every example of a `user:` or `seller:` event validates against its `orders/order.json` frame,
+/// formats included, and so does every such event anywhere in the examples; every `{order}` and
+/// `{offer}` reply validates against `Order` and `Offer`.
+#[test]
+fn order_event_examples_validate_against_their_defs() {
+    let doc = document();
+    for channel in ["user", "seller"] {
+        for (ev, (_, def, message)) in channel_messages(&doc, channel, "orders/order.json", ORDER_REF) {
+            let own = strict(&json!({ "$ref": format!("{ORDER_REF}{def}") }));
+            let examples = message["examples"].as_array().unwrap_or_else(|| panic!("the {ev} message has examples"));
+            assert!(!examples.is_empty(), "the {channel} {ev} message has examples");
+            for example in examples {
+                assert_eq!(example["payload"]["ev"], ev.as_str(), "an example of {ev}: {}", example["name"]);
+                if let Err(e) = own.validate(&example["payload"]) {
+                    panic!("example {} is not a valid {def}: {e}", example["name"]);
+                }
+            }
+        }
+    }
+    let user_event = strict(&json!({ "$ref": format!("{ORDER_REF}UserEvent") }));
+    let seller_event = strict(&json!({ "$ref": format!("{ORDER_REF}SellerEvent") }));
+    let order = strict(&json!({ "$ref": "./schemas/orders/order.json" }));
+    let offer = strict(&json!({ "$ref": format!("{SHOW_EVENTS_REF}Offer") }));
+    let mut checked = (0, 0, 0);
+    for (name, message) in messages(&doc) {
+        for example in message["examples"].as_array().into_iter().flatten() {
+            let payload = &example["payload"];
+            let label = format!("message {name}, example {}", example["name"]);
+            let mut frames: Vec<&Value> = vec![payload];
+            frames.extend(payload["data"]["missed"].as_array().into_iter().flatten());
+            for frame in frames.into_iter().filter(|f| f.get("ev").is_some()) {
+                let validator = match frame["ch"].as_str() {
+                    Some(ch) if ch.starts_with("user:") => &user_event,
+                    Some(ch) if ch.starts_with("seller:") => &seller_event,
+                    _ => continue,
+                };
+                if let Err(e) = validator.validate(frame) {
+                    panic!("{label}: {frame} is not valid against orders/order.json: {e}");
+                }
+                checked.0 += 1;
+            }
+            if payload.get("re").is_some() {
+                if let Some(o) = payload["data"].get("order") {
+                    if let Err(e) = order.validate(o) {
+                        panic!("{label}: the order is not valid against orders/order.json: {e}");
+                    }
+                    checked.1 += 1;
+                }
+                if let Some(o) = payload["data"].get("offer") {
+                    if let Err(e) = offer.validate(o) {
+                        panic!("{label}: the offer is not valid against show/events.json#/$defs/Offer: {e}");
+                    }
+                    checked.2 += 1;
+                }
+            }
+        }
+    }
+    assert!(checked.0 >= 3 && checked.1 >= 1 && checked.2 >= 1, "order events, orders and offers: {checked:?}");
+    let orders = &messages(&doc)["orderReply"];
+    assert!(refs(&orders["payload"]).iter().any(|r| r.starts_with("./schemas/orders/order.json")), "orderReply");
+    let offers = &messages(&doc)["offerReply"];
+    assert!(refs(&offers["payload"]).iter().any(|r| r.starts_with(SHOW_EVENTS_REF)), "offerReply");
 }

@@ -558,3 +558,21 @@ async fn ending_a_show_ends_its_offers_and_returns_unsold_stock() {
         .await;
     assert_error(&lineup, "invalid_state");
 }
+
+#[tokio::test]
+async fn a_viewer_joining_another_node_sees_the_live_offers_in_the_snapshot() {
+    let redis = RedisServer::start().await;
+    let a = spawn_with(redis_config(&redis)).await;
+    let b = spawn_with(redis_config(&redis)).await;
+    let mut sale = live_sale(&a).await;
+    let show = sale.show.clone();
+    let offer = start_offer(&mut sale.s, &show, &sale.products[0].clone(), 7, 2, 600).await;
+    assert_eq!(sale.s.call("show.announce", json!({"show": show["id"], "text": "Giảm 20%"})).await["ok"], true);
+    let mut viewer = Client::connect(&b, None).await;
+    let snap = viewer.subscribe(&format!("show:{}", show["id"].as_str().unwrap())).await["snapshot"].clone();
+    assert_eq!(snap["offers"].as_array().unwrap().len(), 1, "{snap}");
+    assert_eq!(snap["offers"][0]["id"], offer["id"]);
+    assert_eq!(snap["offers"][0]["remaining"], 7);
+    assert_eq!(snap["announcement"], "Giảm 20%");
+    assert_eq!(snap["show"]["announcement"], "Giảm 20%");
+}

@@ -1,6 +1,7 @@
-//! The hand-written schemas of `show:` channels in `proto/schemas/show/`: checks any test can run on
-//! the show events and snapshots it receives, and tests that the schemas, the committed examples and
-//! the running server agree.
+//! The hand-written schemas of `show:` channels in `proto/schemas/show/` and of the order feeds
+//! (`user:` and `seller:` channels) in `proto/schemas/orders/`: checks any test can run on the
+//! events, snapshots, offers and orders it receives, and tests that the schemas, the committed
+//! examples and the running server agree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -9,6 +10,8 @@ use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Value, json};
+
+use ocop_live::auth::Role;
 
 use crate::helpers::*;
 
@@ -22,13 +25,27 @@ const KEPT: &[(&str, &str)] = &[
     ("show", "ShowEvent"),
     ("announcement", "AnnouncementEvent"),
     ("banned", "BannedEvent"),
+    ("offer", "OfferEvent"),
 ];
 
 /// Ephemeral events (never an `off`).
-const EPHEMERAL: &[(&str, &str)] = &[("viewers", "ViewersEvent"), ("reactions", "ReactionsEvent")];
+const EPHEMERAL: &[(&str, &str)] =
+    &[("viewers", "ViewersEvent"), ("reactions", "ReactionsEvent"), ("stock", "StockEvent")];
+
+/// The events of the private order feeds, all kept: channel kind, event, and the `$defs` entry of
+/// `orders/order.json` that describes its frame.
+const ORDER_EVENTS: &[(&str, &str, &str)] = &[
+    ("user", "order", "UserOrderEvent"),
+    ("user", "order.failed", "UserOrderFailedEvent"),
+    ("seller", "order", "SellerOrderEvent"),
+];
+
+fn schema_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("proto/schemas")
+}
 
 fn show_schema_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("proto/schemas/show")
+    schema_dir().join("show")
 }
 
 fn examples_dir() -> PathBuf {
@@ -37,9 +54,12 @@ fn examples_dir() -> PathBuf {
 
 /// Where the schemas pretend to live, so `snapshot.json` finds `events.json` beside it; nothing
 /// is fetched from the network.
-const BASE: &str = "https://ocop-live.invalid/proto/schemas/show/";
+const BASE: &str = "https://ocop-live.invalid/proto/schemas/";
 
-/// Serves `events.json` and `snapshot.json` from `proto/schemas/show/`.
+/// The hand-written schemas, by path under `proto/schemas/`.
+const HAND_WRITTEN: &[&str] = &["show/events.json", "show/snapshot.json", "orders/order.json"];
+
+/// Serves the hand-written schemas from `proto/schemas/`.
 struct ShowSchemas;
 
 impl jsonschema::Retrieve for ShowSchemas {
@@ -47,10 +67,10 @@ impl jsonschema::Retrieve for ShowSchemas {
         let name = uri
             .path()
             .as_str()
-            .strip_prefix("/proto/schemas/show/")
-            .filter(|n| matches!(*n, "events.json" | "snapshot.json"))
-            .ok_or_else(|| format!("{uri} is not one of proto/schemas/show/*.json"))?;
-        let text = std::fs::read_to_string(show_schema_dir().join(name)).map_err(|e| format!("{uri}: {e}"))?;
+            .strip_prefix("/proto/schemas/")
+            .filter(|n| HAND_WRITTEN.contains(n))
+            .ok_or_else(|| format!("{uri} is not one of {HAND_WRITTEN:?} in proto/schemas/"))?;
+        let text = std::fs::read_to_string(schema_dir().join(name)).map_err(|e| format!("{uri}: {e}"))?;
         Ok(serde_json::from_str(&text)?)
     }
 }
@@ -59,7 +79,7 @@ impl jsonschema::Retrieve for ShowSchemas {
 /// (`uuid`, `date-time`, `uri`, ...), which draft 2020-12 otherwise only annotates.
 fn validator(reference: &str) -> jsonschema::Validator {
     jsonschema::options()
-        .with_base_uri(format!("{BASE}check.json"))
+        .with_base_uri(format!("{BASE}show/check.json"))
         .with_retriever(ShowSchemas)
         .should_validate_formats(true)
         .build(&json!({ "$ref": reference }))
@@ -70,6 +90,10 @@ struct Validators {
     /// By event name.
     events: BTreeMap<&'static str, jsonschema::Validator>,
     snapshot: jsonschema::Validator,
+    offer: jsonschema::Validator,
+    /// By channel kind and event name.
+    order_events: BTreeMap<(&'static str, &'static str), jsonschema::Validator>,
+    order: jsonschema::Validator,
 }
 
 fn validators() -> &'static Validators {
@@ -81,6 +105,12 @@ fn validators() -> &'static Validators {
             .map(|(ev, def)| (*ev, validator(&format!("events.json#/$defs/{def}"))))
             .collect(),
         snapshot: validator("snapshot.json"),
+        offer: validator("events.json#/$defs/Offer"),
+        order_events: ORDER_EVENTS
+            .iter()
+            .map(|(kind, ev, def)| ((*kind, *ev), validator(&format!("../orders/order.json#/$defs/{def}"))))
+            .collect(),
+        order: validator("../orders/order.json"),
     })
 }
 
@@ -160,6 +190,67 @@ pub fn check_show_snapshot(snapshot: &Value) {
         let off = frame["off"].as_u64().unwrap_or_default();
         assert!(off > last_off, "show snapshot: chat[{i}] (off {off}) is not after the one before (off {last_off})");
         last_off = off;
+    }
+}
+
+/// Panics unless `offer` (from an `offer.start` or `offer.stop` reply) matches the `Offer` of
+/// `proto/schemas/show/events.json`.
+#[track_caller]
+pub fn check_offer(offer: &Value) {
+    if let Some(errors) = errors(&validators().offer, offer) {
+        panic!("offer does not match proto/schemas/show/events.json#/$defs/Offer:\n{errors}\noffer: {offer}");
+    }
+}
+
+/// Panics unless `order` (from a reply or `GET /api/me/orders`) matches
+/// `proto/schemas/orders/order.json`.
+#[track_caller]
+pub fn check_order(order: &Value) {
+    if let Some(errors) = errors(&validators().order, order) {
+        panic!("order does not match proto/schemas/orders/order.json:\n{errors}\norder: {order}");
+    }
+}
+
+/// Panics unless `frame` is a valid server event on a `user:` or `seller:` channel: `{ch, ev, off,
+/// data}` with an `ev` that `proto/schemas/orders/order.json` defines for that kind of channel
+/// (`order` on both, `order.failed` on `user:`), the `off` every such event carries, `data` as the
+/// schema describes it, and an order that belongs to the channel's owner (its `buyer_id` on
+/// `user:<id>`, its `seller_id` on `seller:<id>`).
+#[track_caller]
+pub fn check_order_event(frame: &Value) {
+    let Some(ch) = frame.get("ch").and_then(Value::as_str) else {
+        panic!("not an order event: no string `ch` in {frame}");
+    };
+    let Some((kind, owner)) = ch.split_once(':').filter(|(kind, _)| matches!(*kind, "user" | "seller")) else {
+        panic!("not an order event: {ch:?} is not a user: or seller: channel: {frame}");
+    };
+    let Some(ev) = frame.get("ev").and_then(Value::as_str) else {
+        panic!("not an order event: no string `ev` in {frame}");
+    };
+    let Some(validator) = validators().order_events.get(&(kind, ev)) else {
+        panic!("unknown {kind}: event {ev:?} (proto/schemas/orders/order.json defines none): {frame}");
+    };
+    if frame.get("off").is_none() {
+        panic!("{kind}: event `{ev}` is kept in history and must carry `off`: {frame}");
+    }
+    if let Some(errors) = errors(validator, frame) {
+        panic!("{kind}: event `{ev}` does not match proto/schemas/orders/order.json:\n{errors}\nframe: {frame}");
+    }
+    if ev == "order" {
+        let field = if kind == "user" { "buyer_id" } else { "seller_id" };
+        let of = &frame["data"]["order"][field];
+        assert!(of == owner, "an order on {ch} must have {field} {owner}, not {of}: {frame}");
+    }
+}
+
+/// Checks an event of any channel these schemas describe: [`check_show_event`] on `show:`,
+/// [`check_order_event`] on `user:` and `seller:`.
+#[track_caller]
+fn check_event(frame: &Value) {
+    match frame["ch"].as_str() {
+        Some(ch) if ch.starts_with("show:") => check_show_event(frame),
+        Some(ch) if ch.starts_with("user:") || ch.starts_with("seller:") => check_order_event(frame),
+        _ => panic!("an event on a channel without hand-written schemas: {frame}"),
     }
 }
 
@@ -376,7 +467,7 @@ fn broken_show_events_are_rejected() {
             with(example("server.show-chat-deleted"), "/data/user_id", json!("x")),
             "user_id",
         ),
-        ("an event the schemas do not define", with(chat(), "/ev", json!("offer")), "unknown show event \"offer\""),
+        ("an event the schemas do not define", with(chat(), "/ev", json!("poll")), "unknown show event \"poll\""),
         ("a frame without ev", without(chat(), "/ev"), "no string `ev`"),
     ];
     for (what, frame, mentions) in cases {
@@ -446,18 +537,31 @@ fn broken_show_snapshots_are_rejected() {
     }
 }
 
-/// Reads frames until every event in `wanted` arrived, checking each show event on the way;
-/// returns the events by name (the last of each).
+/// Reads frames until every event in `wanted` arrived, checking each event on the way; returns
+/// the events by name (the last of each).
 async fn events_until(client: &mut Client, wanted: &[&str]) -> BTreeMap<String, Value> {
     let mut got = BTreeMap::new();
     while !wanted.iter().all(|w| got.contains_key(*w)) {
         let frame = client.recv().await;
         if frame.get("ch").is_some() {
-            check_show_event(&frame);
+            check_event(&frame);
             got.insert(frame["ev"].as_str().unwrap().to_owned(), frame);
         }
     }
     got
+}
+
+/// Reads frames until an event named `ev` arrives, checking each event on the way.
+async fn next_event(client: &mut Client, ev: &str) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if frame.get("ch").is_some() {
+            check_event(&frame);
+            if frame["ev"] == ev {
+                return frame;
+            }
+        }
+    }
 }
 
 /// What the server really sends on a show channel, for every operation, matches the schemas.
@@ -544,4 +648,359 @@ async fn the_server_sends_what_the_schemas_describe() {
     assert!(got["show"]["data"]["show"]["summary"].is_object(), "{}", got["show"]);
     let mut after = Client::connect(&app, None).await;
     check_show_snapshot(&after.subscribe(&ch).await["snapshot"]);
+}
+
+/// Each committed server frame on a `user:` or `seller:` channel (or in a reply's `missed`).
+fn order_event_examples() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, frame) in server_examples() {
+        let mut events: Vec<&Value> = vec![&frame];
+        events.extend(frame["data"]["missed"].as_array().into_iter().flatten());
+        for event in events {
+            if event["ch"].as_str().is_some_and(|ch| ch.starts_with("user:") || ch.starts_with("seller:")) {
+                out.push((name.clone(), event.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_order_event_example_validates() {
+    let mut seen = BTreeSet::new();
+    for (name, event) in order_event_examples() {
+        if let Some(message) = panic_of(|| check_order_event(&event)) {
+            panic!("proto/examples/{name}.json: {message}");
+        }
+        let kind = event["ch"].as_str().unwrap().split(':').next().unwrap().to_owned();
+        seen.insert((kind, event["ev"].as_str().unwrap().to_owned()));
+    }
+    let all: BTreeSet<(String, String)> =
+        ORDER_EVENTS.iter().map(|(kind, ev, _)| ((*kind).to_owned(), (*ev).to_owned())).collect();
+    assert_eq!(seen, all, "every order event has an example in proto/examples/");
+}
+
+/// Every offer and order in a committed reply validates; each `{offer}` and `{order}` reply has
+/// one example at least.
+#[test]
+fn every_offer_and_order_reply_example_validates() {
+    let mut seen = (0, 0);
+    for (name, frame) in server_examples() {
+        if let Some(offer) = frame["data"].get("offer") {
+            if let Some(message) = panic_of(|| check_offer(offer)) {
+                panic!("proto/examples/{name}.json: {message}");
+            }
+            seen.0 += 1;
+        }
+        if let Some(order) = frame["data"].get("order").filter(|_| frame.get("re").is_some()) {
+            if let Some(message) = panic_of(|| check_order(order)) {
+                panic!("proto/examples/{name}.json: {message}");
+            }
+            seen.1 += 1;
+        }
+    }
+    assert!(seen.0 >= 2 && seen.1 >= 2, "offer and order replies among the examples: {seen:?}");
+}
+
+/// `orders/order.json` groups exactly the frames above per channel kind, each closed and kept.
+#[test]
+fn the_order_schema_defines_exactly_these_events() {
+    let text = std::fs::read_to_string(schema_dir().join("orders/order.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let defs = &schema["$defs"];
+    for (group, kind) in [("UserEvent", "user"), ("SellerEvent", "seller")] {
+        let refs: Vec<&str> =
+            defs[group]["oneOf"].as_array().unwrap().iter().map(|r| r["$ref"].as_str().unwrap()).collect();
+        let listed: Vec<&(&str, &str, &str)> = ORDER_EVENTS.iter().filter(|(k, ..)| *k == kind).collect();
+        let expected: Vec<String> = listed.iter().map(|(_, _, def)| format!("#/$defs/{def}")).collect();
+        assert_eq!(refs, expected, "$defs.{group}");
+        for (_, ev, def) in listed {
+            let frame = &defs[*def];
+            assert_eq!(frame["properties"]["ev"]["const"], *ev, "$defs.{def}");
+            assert_eq!(frame["additionalProperties"], false, "$defs.{def} is closed");
+            assert!(frame["required"].as_array().unwrap().contains(&json!("off")), "$defs.{def}: off required");
+        }
+    }
+    assert_eq!(schema["$ref"], "#/$defs/Order", "the root of order.json is an order");
+}
+
+#[test]
+fn broken_offer_events_are_rejected() {
+    let offer = || example("server.show-offer");
+    let stock = || example("server.show-stock");
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("offer without off", without(offer(), "/off"), "must carry `off`"),
+        ("offer without remaining", without(offer(), "/data/offer/remaining"), "\"remaining\" is a required property"),
+        ("offer priced in decimals", with(offer(), "/data/offer/price", json!(99000.5)), "/data/offer/price"),
+        ("offer at 0 đ", with(offer(), "/data/offer/price", json!(0)), "/data/offer/price"),
+        ("offer with a per-buyer limit of 100", with(offer(), "/data/offer/per_buyer_limit", json!(100)), "/data"),
+        ("offer paused", with(offer(), "/data/offer/status", json!("paused")), "/data/offer/status"),
+        (
+            "offer ending at a time without milliseconds",
+            with(offer(), "/data/offer/ends_at", json!("2026-11-29T12:25:05Z")),
+            "/data/offer/ends_at",
+        ),
+        ("offer with a show_id that is not a UUID", with(offer(), "/data/offer/show_id", json!("s1")), "uuid"),
+        ("offer data with an extra field", with(offer(), "/data/reason", json!("stopped")), "reason"),
+        (
+            "sold out with units left",
+            with(example("server.show-offer-sold-out"), "/data/offer/remaining", json!(3)),
+            "/data/offer/remaining",
+        ),
+        (
+            "ended with units left",
+            with(example("server.show-offer-ended"), "/data/offer/remaining", json!(1)),
+            "/data/offer/remaining",
+        ),
+        ("stock with off", with(stock(), "/off", json!(70)), "must not carry `off`"),
+        ("stock below zero", with(stock(), "/data/remaining", json!(-1)), "/data/remaining"),
+        ("stock without offer_id", without(stock(), "/data/offer_id"), "offer_id"),
+        ("stock with an extra field", with(stock(), "/data/sold", json!(6)), "sold"),
+    ];
+    for (what, frame, mentions) in cases {
+        rejected(what, || check_show_event(&frame), mentions);
+    }
+    let snapshot = || example("server.reply-subscribe-show-offer")["data"]["snapshot"].clone();
+    check_show_snapshot(&snapshot());
+    rejected(
+        "a snapshot with a sold-out offer",
+        || {
+            check_show_snapshot(&with(
+                snapshot(),
+                "/offers/0",
+                example("server.show-offer-sold-out")["data"]["offer"].clone(),
+            ))
+        },
+        "/offers/0",
+    );
+    rejected(
+        "a snapshot with an offer without its id",
+        || check_show_snapshot(&without(snapshot(), "/offers/0/id")),
+        "\"id\" is a required property",
+    );
+    rejected(
+        "an offer reply without ends_at",
+        || check_offer(&without(offer()["data"]["offer"].clone(), "/ends_at")),
+        "ends_at",
+    );
+}
+
+#[test]
+fn broken_order_events_are_rejected() {
+    let placed = || example("server.user-order");
+    let seller = || example("server.seller-order");
+    let failed = || example("server.user-order-failed");
+    let shipped = || example("server.user-order-shipped");
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("order without off", without(placed(), "/off"), "must carry `off`"),
+        ("order at offset 0", with(placed(), "/off", json!(0)), "/off"),
+        ("order paid", with(placed(), "/data/order/status", json!("paid")), "/data/order/status"),
+        ("order without delivery", without(placed(), "/data/order/delivery"), "\"delivery\" is a required property"),
+        (
+            "order with a total in decimals",
+            with(placed(), "/data/order/total", json!(198000.0001)),
+            "/data/order/total",
+        ),
+        (
+            "order from a livestream source",
+            with(placed(), "/data/order/source", json!("livestream")),
+            "/data/order/source",
+        ),
+        ("order paid by bank transfer", with(placed(), "/data/order/payment", json!("bank")), "/data/order/payment"),
+        ("order without items", with(placed(), "/data/order/items", json!([])), "/data/order/items"),
+        ("order of 100 units", with(placed(), "/data/order/items/0/qty", json!(100)), "/data/order/items/0/qty"),
+        ("order with a short key", with(placed(), "/data/order/key", json!("abc")), "/data/order/key"),
+        (
+            "order with a phone as typed",
+            with(placed(), "/data/order/delivery/phone", json!("0912 345 678")),
+            "/data/order/delivery/phone",
+        ),
+        (
+            "placed order with updated_at",
+            with(placed(), "/data/order/updated_at", json!("2026-11-29T12:31:15.004Z")),
+            "/data/order",
+        ),
+        ("shipped order without updated_at", without(shipped(), "/data/order/updated_at"), "/data/order"),
+        ("offer order without offer_id", without(placed(), "/data/order/offer_id"), "/data/order"),
+        ("order with a null offer_id", with(placed(), "/data/order/offer_id", Value::Null), "/data/order/offer_id"),
+        ("order data with an extra field", with(placed(), "/data/changed_by", json!("seller")), "changed_by"),
+        (
+            "order of another buyer on a user channel",
+            with(placed(), "/ch", json!("user:0190f3c4-0000-7b8c-9d0e-1f2a3b4c5d6e")),
+            "must have buyer_id",
+        ),
+        (
+            "order of another seller on a seller channel",
+            with(seller(), "/ch", json!("seller:0190f3b0-0000-7c21-8d3e-4f5a6b7c8d01")),
+            "must have seller_id",
+        ),
+        (
+            "order on a show channel",
+            with(placed(), "/ch", json!("show:0190f3c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e")),
+            "not a user: or seller: channel",
+        ),
+        (
+            "order.failed on a seller channel",
+            with(failed(), "/ch", json!("seller:0190f3b0-11aa-7c21-8d3e-4f5a6b7c8d01")),
+            "unknown seller: event \"order.failed\"",
+        ),
+        ("order.failed without msg_id", without(failed(), "/data/msg_id"), "msg_id"),
+        ("order.failed muted", with(failed(), "/data/error/code", json!("muted")), "/data/error/code"),
+        ("order.failed without a message", without(failed(), "/data/error/message"), "message"),
+        ("order.failed with an empty message", with(failed(), "/data/error/message", json!("")), "/data/error/message"),
+        (
+            "an event the order schema does not define",
+            with(placed(), "/ev", json!("refund")),
+            "unknown user: event \"refund\"",
+        ),
+        ("a frame without ch", without(placed(), "/ch"), "no string `ch`"),
+    ];
+    for (what, frame, mentions) in cases {
+        rejected(what, || check_order_event(&frame), mentions);
+    }
+}
+
+#[test]
+fn offers_and_orders_may_grow_but_their_payloads_may_not() {
+    check_show_event(&with(example("server.show-offer"), "/data/offer/badge", json!("Giá sốc")));
+    check_order_event(&with(example("server.user-order"), "/data/order/note", json!("Gọi trước khi giao")));
+    check_order_event(&with(example("server.user-order"), "/data/order/delivery/ward", json!("Lạch Tray")));
+    rejected(
+        "a stock event with a price",
+        || check_show_event(&with(example("server.show-stock"), "/data/price", json!(99000))),
+        "price",
+    );
+    rejected(
+        "an order.failed with the order",
+        || check_order_event(&with(example("server.user-order-failed"), "/data/order", json!({}))),
+        "order",
+    );
+}
+
+/// What the server really sends for offers and orders, on the show's channel and on the buyer's
+/// and the seller's feeds, matches the schemas: every event, reply, snapshot and recovered frame.
+#[tokio::test]
+async fn offers_and_orders_on_a_running_server_match_the_schemas() {
+    let app = spawn_app().await;
+    let api = app.api();
+    let (seller, _) = api.register("seller").await;
+    let seller_id = api.get("/api/me", Some(&seller)).await.ok(200)["user"]["seller_id"].as_str().unwrap().to_owned();
+    let honey = api.create_product(&seller, Api::product_body("Mật ong bạc hà Mèo Vạc")).await;
+    let tea = api.create_product(&seller, Api::product_body("Chè Shan tuyết Hoàng Su Phì")).await;
+    let show = api
+        .post(
+            "/api/shows",
+            Some(&seller),
+            json!({"title": "Mật ong và chè vùng cao", "products": [honey["id"], tea["id"]]}),
+        )
+        .await
+        .ok(201)["show"]
+        .clone();
+    let id = show["id"].as_str().unwrap().to_owned();
+    let ch = format!("show:{id}");
+    api.post(&format!("/api/shows/{id}/start"), Some(&seller), json!({})).await.ok(200);
+
+    // Commands go through their own connections; the viewer and the feeds only listen.
+    let mut viewer = Client::connect(&app, None).await;
+    check_show_snapshot(&viewer.subscribe(&ch).await["snapshot"]);
+    let mut seller_ws = Client::connect(&app, Some(&seller)).await;
+    let mut seller_feed = Client::connect(&app, Some(&seller)).await;
+    seller_feed.subscribe(&format!("seller:{seller_id}")).await;
+    let buyer = user(Role::Buyer);
+    let token = app.token(&buyer);
+    let mut buyer_ws = Client::connect(&app, Some(&token)).await;
+    let mut buyer_feed = Client::connect(&app, Some(&token)).await;
+    let feed = buyer_feed.subscribe(&format!("user:{}", buyer.id)).await;
+    let (lan, _) = api.register("buyer").await;
+    let contact =
+        json!({"name": "Nguyễn Thị Lan", "phone": "+84 912 345 678", "address": "Số 15 ngõ 42 Lạch Tray, Hải Phòng"});
+    api.put("/api/me/delivery", Some(&lan), contact).await.ok(200);
+    let mut lan_ws = Client::connect(&app, Some(&lan)).await;
+
+    // A flash offer: 3 jars of honey at 99.000 đ, at most 2 per buyer.
+    let started = seller_ws
+        .call(
+            "offer.start",
+            json!({"show": id, "product_id": honey["id"], "price": 99000, "quantity": 3, "per_buyer_limit": 2,
+                   "duration_s": 600}),
+        )
+        .await;
+    assert_eq!(started["ok"], true, "{started}");
+    let offer = started["data"]["offer"].clone();
+    check_offer(&offer);
+    assert_eq!(next_event(&mut viewer, "offer").await["data"]["offer"], offer);
+    let mut late = Client::connect(&app, None).await;
+    let snapshot = late.subscribe(&ch).await["snapshot"].clone();
+    check_show_snapshot(&snapshot);
+    assert_eq!(snapshot["offers"][0], offer, "the live offer is in the snapshot: {snapshot}");
+
+    // The order button, with a delivery contact.
+    let delivery = json!({"name": "Trần Văn Hùng", "phone": "0987 654 321", "address": "Số 8 ngõ 15 Đội Cấn, Hà Nội"});
+    let placed = buyer_ws
+        .call(
+            "order.place",
+            json!({"show": id, "offer_id": offer["id"], "qty": 2, "key": format!("schema-{}", buyer.id),
+                   "delivery": delivery}),
+        )
+        .await;
+    assert_eq!(placed["ok"], true, "{placed}");
+    let order = placed["data"]["order"].clone();
+    check_order(&order);
+    assert_eq!(next_event(&mut buyer_feed, "order").await["data"]["order"], order);
+    assert_eq!(next_event(&mut seller_feed, "order").await["data"]["order"], order);
+    assert_eq!(next_event(&mut viewer, "stock").await["data"], json!({"offer_id": offer["id"], "remaining": 1}));
+
+    // The last jar, to the saved contact: the offer sells out; stopping it ends it.
+    let last =
+        lan_ws.call("order.place", json!({"show": id, "offer_id": offer["id"], "qty": 1, "key": "schema-lan-1"})).await;
+    assert_eq!(last["ok"], true, "{last}");
+    check_order(&last["data"]["order"]);
+    assert_eq!(next_event(&mut seller_feed, "order").await["data"]["order"], last["data"]["order"]);
+    let got = events_until(&mut viewer, &["stock", "offer"]).await;
+    assert_eq!(
+        (got["stock"]["data"]["remaining"].as_i64(), got["offer"]["data"]["offer"]["status"].as_str()),
+        (Some(0), Some("sold_out"))
+    );
+    let stopped = seller_ws.call("offer.stop", json!({"show": id, "offer_id": offer["id"]})).await;
+    assert_eq!(stopped["data"]["offer"]["status"], "ended", "{stopped}");
+    check_offer(&stopped["data"]["offer"]);
+    assert_eq!(next_event(&mut viewer, "offer").await["data"]["offer"], stopped["data"]["offer"]);
+
+    // Chốt đơn: refused privately (this buyer saved no contact), and placed at the list price.
+    let sent = buyer_ws.call("chat.send", json!({"show": id, "text": "chốt 1 A2 nha shop"})).await;
+    let failed = next_event(&mut buyer_feed, "order.failed").await;
+    assert_eq!(failed["data"]["msg_id"], sent["data"]["msg_id"], "{failed}");
+    assert_eq!(failed["data"]["error"]["code"], "bad_request", "{failed}");
+    let comment = lan_ws.call("chat.send", json!({"show": id, "text": "A2 x2"})).await;
+    let ordered = next_event(&mut seller_feed, "order").await["data"]["order"].clone();
+    assert_eq!(ordered["key"], format!("chat:{}", comment["data"]["msg_id"].as_str().unwrap()), "{ordered}");
+    assert_eq!((ordered["source"].as_str(), ordered.get("offer_id")), (Some("chat"), None), "{ordered}");
+
+    // Confirmed and shipped by the seller; the chat order cancelled by its buyer.
+    for op in ["order.confirm", "order.ship"] {
+        let r = seller_ws.call(op, json!({"order_id": order["id"]})).await;
+        assert_eq!(r["ok"], true, "{r}");
+        check_order(&r["data"]["order"]);
+        assert_eq!(next_event(&mut buyer_feed, "order").await["data"]["order"], r["data"]["order"]);
+        assert_eq!(next_event(&mut seller_feed, "order").await["data"]["order"], r["data"]["order"]);
+    }
+    let cancelled = lan_ws.call("order.cancel", json!({"order_id": ordered["id"]})).await;
+    assert_eq!(cancelled["data"]["order"]["status"], "cancelled", "{cancelled}");
+    check_order(&cancelled["data"]["order"]);
+    assert_eq!(next_event(&mut seller_feed, "order").await["data"]["order"], cancelled["data"]["order"]);
+    for mine in api.get("/api/me/orders", Some(&lan)).await.ok(200)["items"].as_array().unwrap() {
+        check_order(mine);
+    }
+
+    // A reconnecting buyer recovers the whole feed.
+    let mut back = Client::connect(&app, Some(&token)).await;
+    let since = json!({"off": feed["off"], "epoch": feed["epoch"]});
+    let recovered = back.call("subscribe", json!({"ch": format!("user:{}", buyer.id), "since": since})).await;
+    assert_eq!((recovered["data"]["recovered"].as_bool(), &recovered["data"]["snapshot"]), (Some(true), &json!({})));
+    let missed: Vec<&str> =
+        recovered["data"]["missed"].as_array().unwrap().iter().map(|f| f["ev"].as_str().unwrap()).collect();
+    assert_eq!(missed, ["order", "order.failed", "order", "order"], "{recovered}");
+    for frame in recovered["data"]["missed"].as_array().unwrap() {
+        check_order_event(frame);
+    }
 }

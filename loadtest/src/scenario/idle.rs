@@ -35,13 +35,10 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ConnArgs, FdBudget, ServerArgs, ServerUnderTest};
+use super::{ConnArgs, FdBudget, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
 use crate::client::{Client, ClientError, Stage, Target, close_stream};
 use crate::procfs::{self, Proc, Sample};
-use crate::stats::{Latencies, LatencySummary, Tally, mib};
-
-/// The channel every connection subscribes to unless `--channel` is given.
-pub const DEFAULT_CHANNEL: &str = "show:00000000-0000-4000-8000-00000000000a";
+use crate::stats::{Latencies, LatencySummary, Tally, Timeline, TimelinePoint, mib};
 
 /// How long a closing connection waits for the server's Close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -52,9 +49,10 @@ pub struct IdleArgs {
     #[arg(long, default_value_t = 1000)]
     pub connections: usize,
 
-    /// Channel every connection subscribes to.
-    #[arg(long, default_value = DEFAULT_CHANNEL)]
-    pub channel: String,
+    /// Channel every connection subscribes to. Default: a live show created for the run
+    /// (see --show, --seller-email).
+    #[arg(long)]
+    pub channel: Option<String>,
 
     /// Seconds to keep the connections open after all are established.
     #[arg(long, default_value_t = 5)]
@@ -72,11 +70,18 @@ pub struct IdleArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    /// Write an SVG chart of connect+hello+subscribe latency over the connect phase.
+    #[arg(long, value_name = "PATH")]
+    pub chart: Option<PathBuf>,
+
     #[command(flatten)]
     pub conn: ConnArgs,
 
     #[command(flatten)]
     pub server: ServerArgs,
+
+    #[command(flatten)]
+    pub show: ShowArgs,
 }
 
 /// Counters shared by the connection tasks.
@@ -189,11 +194,6 @@ async fn connection_task(
     }
 }
 
-/// The source address for connection number `i` (round robin), if any.
-fn pick_source(sources: &[IpAddr], i: usize) -> Option<IpAddr> {
-    (!sources.is_empty()).then(|| sources[i % sources.len()])
-}
-
 /// Opens `count` connections, subscribes each, and closes them again.
 /// Returns the failures.
 async fn warm_up(
@@ -249,6 +249,8 @@ pub struct IdleReport {
     pub establish_secs: f64,
     pub connections_per_sec: f64,
     pub establish_latency: Option<LatencySummary>,
+    /// Connections established and their latency per second of the connect phase.
+    pub establish_timeline: Vec<TimelinePoint>,
     /// Growth of the kernel's `TcpExt ListenOverflows` counter while connecting
     /// (whole network namespace): SYNs dropped because the server's accept
     /// queue was full; each costs the client a SYN retransmit (about 1 s).
@@ -274,18 +276,37 @@ pub struct IdleReport {
 pub async fn run(args: IdleArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
     let fd_budget = super::ensure_fd_budget(args.connections.max(args.warmup))?;
-    let sut = ServerUnderTest::prepare(&args.conn, &args.server).await?;
+    let mut defaults = Vec::new();
+    if args.connections > 19_000 {
+        // The server's default connection limit is 19,000.
+        defaults.push(("--max-connections", (args.connections + 100).to_string()));
+    }
+    let sut = ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?;
     // A spawned server is stopped whether or not the measurement succeeded.
-    let measured = measure(&args, &sut, fd_budget).await;
+    let measured = async {
+        let channel = match &args.channel {
+            Some(ch) => ch.clone(),
+            None => super::setup_show(&sut, &args.show, 1000, &super::run_tag()).await?.channel,
+        };
+        measure(&args, &sut, &channel, fd_budget).await
+    }
+    .await;
     let server_exit = sut.finish().await;
     let mut report = measured?;
     report.server_exit = server_exit;
 
     print_summary(&report);
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("report written to {}", path.display());
+        super::write_json(path, &report)?;
+    }
+    if let Some(path) = &args.chart {
+        crate::chart::latency_over_time(
+            path,
+            &format!("idle: connect+hello+subscribe, {} connections", report.connections_requested),
+            "seconds since the first connect",
+            &report.establish_timeline,
+            true,
+        )?;
     }
     Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
@@ -301,11 +322,16 @@ fn sample_server(pid: Option<u32>, when: &str) -> Option<Sample> {
     }
 }
 
-async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) -> anyhow::Result<IdleReport> {
+async fn measure(
+    args: &IdleArgs,
+    sut: &ServerUnderTest,
+    channel_name: &str,
+    fd_budget: FdBudget,
+) -> anyhow::Result<IdleReport> {
     let n = args.connections;
-    let target = Arc::new(sut.target.clone());
+    let target = Arc::new(sut.target().clone());
     let sources = super::source_addrs(n, args.conn.sources, &target)?;
-    match sut.pid {
+    match sut.pid() {
         Some(pid) => super::check_server_fd_limit(pid, n),
         None => eprintln!("note: neither --server-pid nor --spawn-server given; server memory is not measured"),
     }
@@ -316,7 +342,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
     // 1. Warm-up.
     let warmup_errors = if args.warmup > 0 {
         eprintln!("warm-up: {} connections to {}", args.warmup, target.url);
-        let failures = warm_up(&target, &sources, &args.channel, args.warmup, concurrency, step_timeout).await;
+        let failures = warm_up(&target, &sources, channel_name, args.warmup, concurrency, step_timeout).await;
         if failures.total() == args.warmup as u64 {
             let (first, _) = failures.by_count()[0];
             anyhow::bail!("all {} warm-up connections failed, e.g. {first}", args.warmup);
@@ -328,14 +354,14 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
     };
 
     // 2. Baseline.
-    let baseline = sample_server(sut.pid, "at baseline");
+    let baseline = sample_server(sut.pid(), "at baseline");
 
     // 3. Open and subscribe N connections.
     eprintln!("opening {n} connections ({concurrency} in flight, {} source address(es))", sources.len());
     let shared = Arc::new(Shared::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outcome>();
-    let channel: Arc<str> = Arc::from(args.channel.as_str());
+    let channel: Arc<str> = Arc::from(channel_name);
     let overflows_before = procfs::tcp_ext_counter("ListenOverflows");
     let started = Instant::now();
     let spawner = tokio::spawn({
@@ -361,6 +387,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
     });
 
     let mut latencies = Latencies::default();
+    let mut timeline = Timeline::new(Duration::from_secs(1));
     let mut errors = Tally::default();
     let (mut established, mut connect_errors, mut subscribe_errors) = (0u64, 0u64, 0u64);
     let (mut server_protocol, mut server_ping_interval_s) = (None, None);
@@ -376,6 +403,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
                     Ok(e) => {
                         established += 1;
                         latencies.record(e.latency);
+                        timeline.record(started.elapsed(), e.latency);
                         server_protocol = server_protocol.or(e.protocol);
                         server_ping_interval_s = server_ping_interval_s.or(e.ping_interval_s);
                     }
@@ -415,14 +443,14 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
 
     // 4. Settle and measure.
     sleep(settle).await;
-    let after_connect = sample_server(sut.pid, "after connecting");
+    let after_connect = sample_server(sut.pid(), "after connecting");
 
     // 5. Hold, then close.
     let hold = Duration::from_secs(args.hold_secs).max(settle);
     if established > 0 {
         sleep_until((all_established_at + hold).into()).await;
     }
-    let end_of_hold = sample_server(sut.pid, "at the end of the hold");
+    let end_of_hold = sample_server(sut.pid(), "at the end of the hold");
     let loadtest_rss_kib = procfs::sample(Proc::Current).ok().map(|s| s.rss_kib);
     let drops = shared.dropped.lock().expect("tally lock").clone();
 
@@ -435,7 +463,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
         tasks.shutdown().await;
     }
     sleep(settle).await;
-    let after_close = sample_server(sut.pid, "after closing");
+    let after_close = sample_server(sut.pid(), "after closing");
 
     let server_rss_bytes_per_connection = match (baseline, after_connect) {
         (Some(b), Some(a)) if established > 0 => {
@@ -453,7 +481,7 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
     Ok(IdleReport {
         scenario: "idle",
         url: target.url.clone(),
-        channel: args.channel.clone(),
+        channel: channel_name.to_owned(),
         connections_requested: n,
         connections_established: established,
         connect_errors,
@@ -466,12 +494,13 @@ async fn measure(args: &IdleArgs, sut: &ServerUnderTest, fd_budget: FdBudget) ->
         establish_secs: establish_time.as_secs_f64(),
         connections_per_sec: established as f64 / establish_time.as_secs_f64().max(1e-9),
         establish_latency: latencies.summary(),
+        establish_timeline: timeline.points(),
         listen_overflows,
         concurrency: args.conn.concurrency,
         sources,
         settle_secs: args.settle_secs,
         hold_secs: hold.as_secs(),
-        server: sut.pid.map(|pid| ServerSamples { pid, baseline, after_connect, end_of_hold, after_close }),
+        server: sut.pid().map(|pid| ServerSamples { pid, baseline, after_connect, end_of_hold, after_close }),
         server_rss_bytes_per_connection,
         server_exit: None,
         server_protocol,
@@ -515,8 +544,8 @@ fn print_summary(r: &IdleReport) {
     }
     if let Some(l) = r.establish_latency {
         println!(
-            "  connect+hello+subscribe latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            "  connect+hello+subscribe latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+            l.p50_ms, l.p90_ms, l.p99_ms, l.p99_9_ms, l.max_ms
         );
     }
     if let Some(n) = r.listen_overflows.filter(|n| *n > 0) {

@@ -1,16 +1,26 @@
 //! Scenarios and the options and set-up steps they share.
 
+pub mod fanout;
+pub mod flash_sale;
 pub mod idle;
+pub mod join_storm;
+pub mod publisher;
+pub mod reconnect_storm;
+pub mod viewer;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
 use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
 use crate::client::Target;
+use crate::http::{Account, Api};
 use crate::procfs::{self, Limit};
 use crate::server::SpawnedServer;
 
@@ -21,12 +31,19 @@ pub const CONNECTIONS_PER_SOURCE: usize = 20_000;
 /// Descriptors kept spare beyond one per connection (stdio, epoll, probes…).
 pub const SPARE_FDS: u64 = 64;
 
+/// The demo seller whose account the scenarios use to run a show (seeded by `--demo`).
+pub const DEMO_SELLER: &str = "htx.caonguyenda@demo.ocop.vn";
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "ocop-demo-2026";
+
 /// How clients reach the server.
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
-    /// WebSocket URL of the server (host and port are replaced when --spawn-server is used).
-    #[arg(long, env = "LOADTEST_URL", default_value = "ws://127.0.0.1:8080/ws")]
-    pub url: String,
+    /// WebSocket URL of a server node (repeatable, or comma-separated in LOADTEST_URL); clients
+    /// are spread over the nodes round robin. With --spawn-server the host and port are
+    /// replaced by those of the spawned node(s).
+    #[arg(long = "url", env = "LOADTEST_URL", value_delimiter = ',', default_value = "ws://127.0.0.1:8080/ws")]
+    pub urls: Vec<String>,
 
     /// Spread connections over the local source addresses 127.0.0.2 … 127.0.0.(1+K),
     /// binding each socket before connecting, so ephemeral ports do not run out.
@@ -52,20 +69,32 @@ impl ConnArgs {
 /// Which server process to measure, or which binary to start.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// PID of an already running server whose memory is sampled from /proc.
-    #[arg(long, value_name = "PID", conflicts_with = "spawn_server")]
-    pub server_pid: Option<u32>,
+    /// PID of an already running server node whose memory and CPU are sampled from /proc
+    /// (repeatable, one per node).
+    #[arg(long = "server-pid", value_name = "PID", conflicts_with = "spawn_server")]
+    pub server_pids: Vec<u32>,
 
-    /// Start this server binary with `--listen 127.0.0.1:<free port>`, wait for
-    /// /healthz, run against it, and stop it at the end.
+    /// Start this server binary with `--listen 127.0.0.1:<free port>` (plus `--demo`, the
+    /// scenario's raised limits and every --server-arg), wait for /healthz, run against it,
+    /// and stop it at the end.
     #[arg(long, value_name = "PATH")]
     pub spawn_server: Option<PathBuf>,
 
-    /// Extra argument for the spawned server (repeatable).
+    /// Number of server nodes to spawn; more than one needs a shared Redis
+    /// (--server-arg --redis-url --server-arg redis://… and --jwt-secret).
+    #[arg(long, default_value_t = 1, requires = "spawn_server", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub nodes: u16,
+
+    /// Extra argument for the spawned server (repeatable). A flag given here replaces the
+    /// scenario's default for it.
     #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true, requires = "spawn_server")]
     pub server_args: Vec<String>,
 
-    /// Where the spawned server's stdout and stderr go.
+    /// Do not pass `--demo` to the spawned server (its demo seller must then exist already).
+    #[arg(long, requires = "spawn_server")]
+    pub no_demo: bool,
+
+    /// Where the spawned server's stdout and stderr go (node i > 0 appends `.<i>`).
     /// Default: ocop-live-loadtest-<loadtest pid>.log in the temporary directory.
     #[arg(long, value_name = "PATH", requires = "spawn_server")]
     pub server_log: Option<PathBuf>,
@@ -75,48 +104,271 @@ pub struct ServerArgs {
     pub server_ready_secs: u64,
 }
 
-/// The server under test, as resolved at start-up.
+/// The server under test, as resolved at start-up: one or more nodes.
 #[derive(Debug)]
 pub struct ServerUnderTest {
-    pub target: Target,
-    pub pid: Option<u32>,
-    pub spawned: Option<SpawnedServer>,
+    /// One WebSocket target per node.
+    pub targets: Vec<Target>,
+    /// The nodes' process ids, when known (spawned, or given with --server-pid).
+    pub pids: Vec<u32>,
+    pub spawned: Vec<SpawnedServer>,
+    /// The arguments the spawned nodes got after `--listen`.
+    pub server_args: Vec<String>,
+}
+
+/// True when `args` already set `flag` (as `--flag value` or `--flag=value`).
+fn has_flag(args: &[String], flag: &str) -> bool {
+    args.iter().any(|a| a == flag || a.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')))
 }
 
 impl ServerUnderTest {
-    /// Starts the server if asked to, and resolves the target URL.
-    pub async fn prepare(conn: &ConnArgs, server: &ServerArgs) -> anyhow::Result<Self> {
-        let target = Target::resolve(&conn.url).await?;
+    /// Starts the server node(s) if asked to, and resolves the target URLs. `defaults` are
+    /// flags the scenario wants on a spawned server (raised limits), each dropped when the
+    /// user gave the same flag with --server-arg.
+    pub async fn prepare(conn: &ConnArgs, server: &ServerArgs, defaults: &[(&str, String)]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!conn.urls.is_empty(), "give at least one --url");
+        let mut targets = Vec::with_capacity(conn.urls.len());
+        for url in &conn.urls {
+            targets.push(Target::resolve(url).await?);
+        }
         if let Some(binary) = &server.spawn_server {
+            let mut args = Vec::new();
+            if !server.no_demo && !has_flag(&server.server_args, "--demo") {
+                args.push("--demo".to_owned());
+            }
+            for (flag, value) in defaults {
+                if !has_flag(&server.server_args, flag) {
+                    args.push((*flag).to_owned());
+                    args.push(value.clone());
+                }
+            }
+            args.extend(server.server_args.iter().cloned());
+            if server.nodes > 1 && !has_flag(&args, "--redis-url") && std::env::var_os("REDIS_URL").is_none() {
+                bail!(
+                    "--nodes {} needs a shared Redis: add --server-arg --redis-url --server-arg redis://127.0.0.1:<port>/ \
+                     --server-arg --jwt-secret --server-arg <32+ characters>",
+                    server.nodes
+                );
+            }
             let log = match &server.server_log {
                 Some(p) => p.clone(),
                 None => std::env::temp_dir().join(format!("ocop-live-loadtest-{}.log", std::process::id())),
             };
-            eprintln!("starting {} (log: {})", binary.display(), log.display());
-            let spawned =
-                SpawnedServer::start(binary, &server.server_args, log, Duration::from_secs(server.server_ready_secs))
-                    .await?;
-            eprintln!("server pid {} is up on {}", spawned.pid, spawned.addr);
-            return Ok(Self {
-                target: target.with_addr(spawned.addr)?,
-                pid: Some(spawned.pid),
-                spawned: Some(spawned),
-            });
+            let mut spawned = Vec::new();
+            let mut sut = Self { targets: Vec::new(), pids: Vec::new(), spawned: Vec::new(), server_args: args };
+            for i in 0..server.nodes {
+                let log = if i == 0 { log.clone() } else { PathBuf::from(format!("{}.{i}", log.display())) };
+                eprintln!(
+                    "starting {} --listen 127.0.0.1:<free port> {} (log: {})",
+                    binary.display(),
+                    sut.server_args.join(" "),
+                    log.display()
+                );
+                match SpawnedServer::start(binary, &sut.server_args, log, Duration::from_secs(server.server_ready_secs))
+                    .await
+                {
+                    Ok(node) => {
+                        eprintln!("server pid {} is up on {}", node.pid, node.addr);
+                        spawned.push(node);
+                    }
+                    Err(e) => {
+                        for node in spawned {
+                            let _ = node.stop(Duration::from_secs(5)).await;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            for node in &spawned {
+                sut.targets.push(targets[0].with_addr(node.addr)?);
+                sut.pids.push(node.pid);
+            }
+            sut.spawned = spawned;
+            return Ok(sut);
         }
-        if let Some(pid) = server.server_pid {
-            procfs::sample(procfs::Proc::Pid(pid)).with_context(|| format!("cannot sample server pid {pid}"))?;
+        for pid in &server.server_pids {
+            procfs::sample(procfs::Proc::Pid(*pid)).with_context(|| format!("cannot sample server pid {pid}"))?;
         }
-        Ok(Self { target, pid: server.server_pid, spawned: None })
+        Ok(Self { targets, pids: server.server_pids.clone(), spawned: Vec::new(), server_args: Vec::new() })
     }
 
-    /// Stops a spawned server (if any) and describes how it ended.
-    pub async fn finish(self) -> Option<String> {
-        let spawned = self.spawned?;
-        Some(match spawned.stop(Duration::from_secs(10)).await {
-            Ok(status) => status.to_string(),
-            Err(e) => format!("could not stop server: {e:#}"),
-        })
+    /// The first node.
+    pub fn target(&self) -> &Target {
+        &self.targets[0]
     }
+
+    /// The first node's process id, when known.
+    pub fn pid(&self) -> Option<u32> {
+        self.pids.first().copied()
+    }
+
+    /// The node for client number `i` (round robin).
+    pub fn target_for(&self, i: usize) -> &Target {
+        &self.targets[i % self.targets.len()]
+    }
+
+    /// Total CPU time used so far by the known server processes, in microseconds.
+    pub fn cpu_micros(&self) -> Option<u64> {
+        if self.pids.is_empty() { None } else { procfs::cpu_micros_all(&self.pids) }
+    }
+
+    /// Stops the spawned nodes (if any) and describes how they ended.
+    pub async fn finish(self) -> Option<String> {
+        if self.spawned.is_empty() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for node in self.spawned {
+            out.push(match node.stop(Duration::from_secs(10)).await {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("could not stop server: {e:#}"),
+            });
+        }
+        Some(out.join("; "))
+    }
+}
+
+/// Which show the scenario uses, and who runs it.
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// The seller account that runs the show (a demo seller by default).
+    #[arg(long, default_value = DEMO_SELLER)]
+    pub seller_email: String,
+
+    /// That seller's password.
+    #[arg(long, default_value = DEMO_PASSWORD)]
+    pub seller_password: String,
+
+    /// Use this live show of the seller (its first lineup product) instead of creating a
+    /// product and a show for the run.
+    #[arg(long, value_name = "SHOW_ID")]
+    pub show: Option<String>,
+}
+
+/// A live show ready for a scenario.
+#[derive(Debug, Clone)]
+pub struct ShowSetup {
+    pub api: Api,
+    pub seller: Account,
+    pub show_id: String,
+    pub product_id: String,
+    /// `show:<id>`.
+    pub channel: String,
+}
+
+/// List price of the product a run creates, in VND.
+pub const PRODUCT_PRICE: i64 = 200_000;
+
+/// Signs in as the seller and either takes the given show or creates a product with `stock`
+/// units and a show with it in the lineup, and starts the show.
+pub async fn setup_show(sut: &ServerUnderTest, args: &ShowArgs, stock: i64, tag: &str) -> anyhow::Result<ShowSetup> {
+    let api = Api::for_target(sut.target())?;
+    let seller = api.login(&args.seller_email, &args.seller_password).await.with_context(|| {
+        format!("cannot sign in as the seller {} (a server started with --demo has this account)", args.seller_email)
+    })?;
+    let (show_id, product_id) = match &args.show {
+        Some(show) => {
+            let v = api.get_show(show).await?;
+            if v["status"] != "live" {
+                bail!("show {show} is {}, not live", v["status"]);
+            }
+            let product = v["lineup"][0]["product_id"]
+                .as_str()
+                .with_context(|| format!("show {show} has no product in its lineup"))?
+                .to_owned();
+            (show.clone(), product)
+        }
+        None => {
+            let product = api
+                .create_product(&seller.token, &format!("Mật ong bạc hà (đo tải {tag})"), PRODUCT_PRICE, stock)
+                .await?;
+            let show = api.create_show(&seller.token, &format!("Đo tải {tag}"), &product).await?;
+            api.start_show(&seller.token, &show).await?;
+            (show, product)
+        }
+    };
+    eprintln!("show {show_id} is live (seller {}, product {product_id})", args.seller_email);
+    Ok(ShowSetup { api, seller, channel: format!("show:{show_id}"), show_id, product_id })
+}
+
+/// A short tag that differs between runs (base 36 of the time in ms and the pid), for names,
+/// e-mails and idempotency keys.
+pub fn run_tag() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut n = ms.wrapping_mul(1000).wrapping_add(u64::from(std::process::id() % 1000));
+    let mut s = Vec::new();
+    while n > 0 {
+        s.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// Microseconds since the Unix epoch (the clock embedded in chat texts).
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The source address for connection number `i` (round robin), if any.
+pub fn pick_source(sources: &[IpAddr], i: usize) -> Option<IpAddr> {
+    (!sources.is_empty()).then(|| sources[i % sources.len()])
+}
+
+/// Writes a report as pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, report: &T) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("report written to {}", path.display());
+    Ok(())
+}
+
+/// A line printed to stderr every second while a phase runs; stops when dropped.
+pub struct Progress(tokio::task::JoinHandle<()>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+impl Progress {
+    pub fn start(line: impl Fn(Duration) -> String + Send + 'static) -> Self {
+        let started = Instant::now();
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                eprintln!("  {:>6.1} s: {}", started.elapsed().as_secs_f64(), line(started.elapsed()));
+            }
+        }))
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Spawns `n` connection tasks with at most `concurrency` establishing at once: each task
+/// gets a permit and drops it once its connection is established (or failed). Returns the
+/// spawner, which yields the tasks when all are started.
+pub fn spawn_staged<F, Fut>(n: usize, concurrency: usize, make: F) -> tokio::task::JoinHandle<JoinSet<()>>
+where
+    F: Fn(usize, OwnedSemaphorePermit) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for i in 0..n {
+            let permit = semaphore.clone().acquire_owned().await.expect("semaphore is never closed");
+            tasks.spawn(make(i, permit));
+        }
+        tasks
+    })
 }
 
 /// The local source addresses for `n` connections: 127.0.0.2 … 127.0.0.(1+K).
@@ -190,4 +442,9 @@ pub fn check_server_fd_limit(pid: u32, connections: usize) {
              {connections} connections need about {needed}"
         );
     }
+}
+
+/// Resolves when `signal` turns true (or its sender is gone).
+pub async fn signalled(signal: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = signal.wait_for(|s| *s).await;
 }
