@@ -576,3 +576,36 @@ async fn a_viewer_joining_another_node_sees_the_live_offers_in_the_snapshot() {
     assert_eq!(snap["announcement"], "Giảm 20%");
     assert_eq!(snap["show"]["announcement"], "Giảm 20%");
 }
+
+#[tokio::test]
+async fn an_offer_expires_exactly_once_across_two_nodes() {
+    let redis = RedisServer::start().await;
+    let a = spawn_with(redis_config(&redis)).await;
+    let b = spawn_with(redis_config(&redis)).await;
+    let mut sale = live_sale(&a).await;
+    let show = sale.show.clone();
+    let honey = sale.products[0].clone();
+    let ch = format!("show:{}", show["id"].as_str().unwrap());
+    let mut on_a = Client::connect(&a, None).await;
+    on_a.subscribe(&ch).await;
+    let mut on_b = Client::connect(&b, None).await;
+    on_b.subscribe(&ch).await;
+    let offer = start_offer(&mut sale.s, &show, &honey, 12, 2, 10).await;
+    assert_eq!(stock_of(&a, &honey).await, 38);
+    let mut ended = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(14);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(500), on_b.recv()).await {
+            Ok(f) if f["ev"] == "offer" && f["data"]["offer"]["status"] == "ended" => {
+                assert_eq!(f["data"]["offer"]["id"], offer["id"]);
+                ended += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(ended, 1, "one end, announced once, whichever node closed it");
+    assert_eq!(stock_of(&b, &honey).await, 50);
+    let closed = next_event(&mut on_a, "offer").await;
+    assert_eq!(closed["data"]["offer"]["status"], "live");
+    assert_eq!(next_event(&mut on_a, "offer").await["data"]["offer"]["status"], "ended");
+}
