@@ -53,8 +53,18 @@ fn email_key(email: &str) -> String {
     format!("email:{email}")
 }
 
+/// Hashes at once at most: each Argon2id run holds 19 MiB, so a burst of sign-ups queues
+/// rather than taking the node's memory.
+const HASHING_AT_ONCE: usize = 4;
+
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(HASHING_AT_ONCE))
+}
+
 /// Hashes off the async threads: Argon2id is deliberately slow.
 async fn hash_password(password: String) -> Result<String, EngineError> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| EngineError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?
@@ -62,6 +72,7 @@ async fn hash_password(password: String) -> Result<String, EngineError> {
 }
 
 async fn verify_password(password: String, hash: String) -> bool {
+    let Ok(_slot) = hashing_slots().acquire().await else { return false };
     tokio::task::spawn_blocking(move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())
         .await
         .unwrap_or(false)

@@ -238,6 +238,12 @@ impl App {
                 shutdown.cancel();
             }
         });
+        // Replies and events are small writes that must leave at once, not wait for an ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let timeout = Duration::from_secs(state.config.limits.shutdown_timeout_s);

@@ -55,6 +55,7 @@ fn draw(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc("latency (ms, log scale)")
+        .y_labels(12)
         .y_label_formatter(&|v| format_ms(*v))
         .draw()?;
     type Series = (&'static str, RGBColor, fn(&TimelinePoint) -> f64);
@@ -68,8 +69,16 @@ fn draw(
             .draw_series(LineSeries::new(points.iter().map(|p| (p.t_s, value(p).max(y_min))), color.stroke_width(2)))?
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        if points.len() <= 60 {
+            chart.draw_series(points.iter().map(|p| Circle::new((p.t_s, value(p).max(y_min)), 3, color.filled())))?;
+        }
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
 
     if with_rate {
         let r_max = points.iter().map(|p| p.per_sec).fold(0.0, f64::max).max(1.0) * 1.1;
@@ -80,6 +89,9 @@ fn draw(
             .build_cartesian_2d(0.0..x_max, 0.0..r_max)?;
         rate.configure_mesh().x_desc(x_label).y_desc("per second").draw()?;
         rate.draw_series(LineSeries::new(points.iter().map(|p| (p.t_s, p.per_sec)), BLACK.stroke_width(2)))?;
+        if points.len() <= 60 {
+            rate.draw_series(points.iter().map(|p| Circle::new((p.t_s, p.per_sec), 3, BLACK.filled())))?;
+        }
     }
     root.present()?;
     Ok(())

@@ -161,6 +161,17 @@ impl Timeline {
         }
     }
 
+    /// A timeline of `(observed at, latency)` samples with a bucket width that gives about
+    /// `points` buckets over their span (at least 5 ms wide).
+    pub fn from_samples(samples: &[(Duration, Duration)], points: u32) -> Self {
+        let span = samples.iter().map(|s| s.0).max().unwrap_or_default();
+        let mut t = Self::new((span / points.max(1)).max(Duration::from_millis(5)));
+        for (at, latency) in samples {
+            t.record(*at, *latency);
+        }
+        t
+    }
+
     /// Non-empty buckets in time order.
     pub fn points(&self) -> Vec<TimelinePoint> {
         let width = self.bucket.as_secs_f64();
@@ -206,5 +217,41 @@ impl SplitMix {
     /// Uniform in `0..bound` (0 when `bound` is 0).
     pub fn below(&mut self, bound: u64) -> u64 {
         if bound == 0 { 0 } else { self.next_u64() % bound }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Latencies, SplitMix, Timeline};
+
+    #[test]
+    fn summaries_are_in_milliseconds() {
+        let mut l = Latencies::default();
+        for ms in 1..=100 {
+            l.record(Duration::from_millis(ms));
+        }
+        let s = l.summary().unwrap();
+        assert_eq!(s.count, 100);
+        assert!((s.p50_ms - 50.0).abs() < 0.1, "{s:?}");
+        assert!((s.max_ms - 100.0).abs() < 0.1, "{s:?}");
+    }
+
+    #[test]
+    fn timelines_bucket_by_observation_time() {
+        let ms = Duration::from_millis;
+        let t = Timeline::from_samples(&[(ms(0), ms(1)), (ms(10), ms(2)), (ms(400), ms(3))], 4);
+        let points = t.points();
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[0].count, 2);
+        assert!((points[1].t_s - 0.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn jitter_stays_below_its_bound() {
+        let mut r = SplitMix::new(7);
+        assert!((0..1000).all(|_| r.below(10) < 10));
+        assert_eq!(r.below(0), 0);
     }
 }

@@ -108,13 +108,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(tag: Arc<str>) -> Self {
+    fn new(tag: Arc<str>, bucket: Duration) -> Self {
         Self {
             tag,
             shards: (0..SHARDS)
-                .map(|_| {
-                    Mutex::new(Shard { latency: Latencies::default(), timeline: Timeline::new(Duration::from_secs(1)) })
-                })
+                .map(|_| Mutex::new(Shard { latency: Latencies::default(), timeline: Timeline::new(bucket) }))
                 .collect(),
             publish_start_us: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
@@ -332,7 +330,9 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
     // Viewers.
     eprintln!("connecting {n} viewers to {} ({} in flight)", setup.channel, args.conn.concurrency);
     let tag: Arc<str> = Arc::from(tag.as_str());
-    let shared = Arc::new(Shared::new(tag.clone()));
+    // About 40 points over the run, at least 100 ms each.
+    let bucket = Duration::from_millis((args.duration_secs * 1000 / 40).max(100));
+    let shared = Arc::new(Shared::new(tag.clone(), bucket));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outcome>();
     let channel: Arc<str> = Arc::from(setup.channel.as_str());
@@ -441,7 +441,7 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
     }
 
     let mut latency = Latencies::default();
-    let mut timeline = Timeline::new(Duration::from_secs(1));
+    let mut timeline = Timeline::new(bucket);
     for shard in &shared.shards {
         let s = shard.lock().expect("lock");
         latency.merge(&s.latency);

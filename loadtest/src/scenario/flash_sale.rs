@@ -19,11 +19,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -61,6 +61,10 @@ pub struct FlashSaleArgs {
     /// Units per order.
     #[arg(long, default_value_t = 1)]
     pub qty: i64,
+
+    /// When buyers order.
+    #[arg(long, value_enum, default_value_t = Trigger::OfferEvent)]
+    pub trigger: Trigger,
 
     /// How long the offer runs, in seconds (10 to 7200).
     #[arg(long, default_value_t = 300)]
@@ -109,8 +113,20 @@ struct OrderResult {
     outcome: Outcome,
 }
 
-/// The go signal: the offer id, and when it was given.
-type Go = Option<(Arc<str>, Instant)>;
+/// The go signal: the offer id.
+type Go = Option<Arc<str>>;
+
+/// When buyers send `order.place`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// Each buyer orders as soon as it receives the `offer` event on the show channel,
+    /// like an app reacting to the broadcast.
+    OfferEvent,
+    /// Every buyer orders as soon as the seller's `offer.start` reply arrives (a signal
+    /// inside the load generator), whether or not its `offer` event has arrived yet.
+    Immediate,
+}
 
 #[allow(clippy::too_many_arguments, reason = "plain task plumbing")]
 async fn buyer(
@@ -120,6 +136,8 @@ async fn buyer(
     source: Option<IpAddr>,
     show: Arc<str>,
     qty: i64,
+    trigger: Trigger,
+    sale_start: Arc<OnceLock<Instant>>,
     tag: Arc<str>,
     step_timeout: Duration,
     order_timeout: Duration,
@@ -147,19 +165,26 @@ async fn buyer(
         }
     };
     drop(connected);
-    // Wait for the offer, reading (and dropping) events meanwhile so pings are answered.
-    let (offer, go_at) = loop {
+    // Wait for the offer, reading (and dropping) other events meanwhile so pings are answered.
+    let offer: Arc<str> = loop {
         tokio::select! {
             changed = go.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                if let Some(g) = go.borrow_and_update().clone() {
-                    break g;
+                let g = go.borrow_and_update().clone();
+                if let (Trigger::Immediate, Some(offer)) = (trigger, g) {
+                    break offer;
                 }
             }
-            ev = client.next_event() => {
-                if let Err(e) = ev {
+            ev = client.next_event() => match ev {
+                Ok(ev) if trigger == Trigger::OfferEvent && ev.ev == "offer" && ev.data["offer"]["status"] == "live" => {
+                    if let Some(id) = ev.data["offer"]["id"].as_str() {
+                        break Arc::from(id);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
                     let _ = results.send(OrderResult {
                         account,
                         latency: Duration::ZERO,
@@ -195,7 +220,8 @@ async fn buyer(
         Ok(Err(e)) => Outcome::Refused(e.code),
         Err(e) => Outcome::NoReply(e.kind),
     };
-    let _ = results.send(OrderResult { account, latency, done_at: go_at.elapsed(), outcome });
+    let done_at = sale_start.get().map_or(Duration::ZERO, Instant::elapsed);
+    let _ = results.send(OrderResult { account, latency, done_at, outcome });
     drop(results);
     // Stay connected like a viewer until the run ends.
     loop {
@@ -257,6 +283,7 @@ pub struct FlashSaleReport {
     pub units: i64,
     pub per_buyer_limit: i64,
     pub qty: i64,
+    pub trigger: Trigger,
     /// Units the buyers could take if stock were unlimited (limits applied).
     pub demand: i64,
     pub register_secs: f64,
@@ -272,10 +299,10 @@ pub struct FlashSaleReport {
     pub units_sold_acked: i64,
     pub units_sold_stored: i64,
     pub stored_orders: usize,
-    /// From the go signal to the last reply.
+    /// From the seller's offer.start to the last reply.
     pub sale_secs: f64,
     pub replies_per_sec: f64,
-    /// From the go signal to the last acknowledged order.
+    /// From the seller's offer.start to the last acknowledged order.
     pub sell_secs: f64,
     pub placed_per_sec: f64,
     pub ack_latency: Option<LatencySummary>,
@@ -313,7 +340,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<ExitCode> {
         crate::chart::latency_over_time(
             path,
             &format!("flash-sale: {} buyers, {} units: order.place latency", report.buyers, report.units),
-            "seconds since the offer opened",
+            "seconds since offer.start was sent",
             &report.timeline,
             true,
         )?;
@@ -382,10 +409,18 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     let targets: Arc<Vec<Target>> =
         Arc::new((0..n).map(|i| sut.target_for(i).with_token(Some(&buyer_accounts[i % accounts].token))).collect());
     let order_timeout = Duration::from_secs(args.order_timeout_secs);
+    let sale_start: Arc<OnceLock<Instant>> = Arc::default();
     let connect_started = Instant::now();
     let spawner = super::spawn_staged(n, args.conn.concurrency as usize, {
-        let (targets, sources, show, tag_arc, qty) =
-            (targets.clone(), sources.clone(), show.clone(), tag_arc.clone(), args.qty);
+        let (targets, sources, show, tag_arc, qty, trigger, sale_start) = (
+            targets.clone(),
+            sources.clone(),
+            show.clone(),
+            tag_arc.clone(),
+            args.qty,
+            args.trigger,
+            sale_start.clone(),
+        );
         move |i, permit| {
             buyer(
                 i,
@@ -394,6 +429,8 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
                 pick_source(&sources, i),
                 show.clone(),
                 qty,
+                trigger,
+                sale_start.clone(),
                 tag_arc.clone(),
                 step_timeout,
                 order_timeout,
@@ -442,6 +479,8 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     fields.insert("quantity".into(), json!(args.units));
     fields.insert("per_buyer_limit".into(), json!(args.per_buyer_limit));
     fields.insert("duration_s".into(), json!(args.offer_secs));
+    let cpu_before = sut.cpu_micros();
+    let _ = sale_start.set(Instant::now());
     let offer = seller.command("offer.start", fields, step_timeout).await.context("offer.start failed")?;
     let offer_id = offer["offer"]["id"].as_str().context("offer.start reply has no offer.id")?.to_owned();
     eprintln!("offer {offer_id}: {} units, limit {} per buyer", args.units, args.per_buyer_limit);
@@ -464,10 +503,8 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
         }
     });
 
-    // 4. Go: every buyer orders at once.
-    let cpu_before = sut.cpu_micros();
-    let go_at = Instant::now();
-    let _ = go_tx.send(Some((Arc::from(offer_id.as_str()), go_at)));
+    // 4. Go: every buyer orders at once (with --trigger offer-event, they already are).
+    let _ = go_tx.send(Some(Arc::from(offer_id.as_str())));
     let replies_seen = Arc::new(AtomicU64::new(0));
     let progress = Progress::start({
         let replies_seen = replies_seen.clone();
@@ -512,12 +549,9 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
         sale_end = sale_end.max(r.done_at);
     }
     let replies = placed_latency.len() + refused_latency.len();
-    // A bucket width giving about 40 points over the sale.
-    let bucket = (sale_end / 40).max(Duration::from_millis(5));
-    let mut timeline = Timeline::new(bucket);
-    for r in results.iter().filter(|r| !matches!(r.outcome, Outcome::NoReply(_))) {
-        timeline.record(r.done_at, r.latency);
-    }
+    let samples: Vec<(Duration, Duration)> =
+        results.iter().filter(|r| !matches!(r.outcome, Outcome::NoReply(_))).map(|r| (r.done_at, r.latency)).collect();
+    let timeline = Timeline::from_samples(&samples, 40);
 
     // 6. What the server stored, and what the seller's feed carried.
     let _ = timeout(Duration::from_secs(5), async {
@@ -656,6 +690,7 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
         units: q,
         per_buyer_limit: args.per_buyer_limit,
         qty: args.qty,
+        trigger: args.trigger,
         demand,
         register_secs,
         registrations_per_sec: accounts as f64 / register_secs.max(1e-9),
@@ -689,13 +724,14 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
 #[allow(clippy::print_stdout, reason = "the summary is the program's output")]
 fn print_summary(r: &FlashSaleReport) {
     println!(
-        "flash-sale: {} buyers ({} accounts) over {} node(s); offer of {} units, limit {} per buyer, {} per order",
+        "flash-sale: {} buyers ({} accounts) over {} node(s); offer of {} units, limit {} per buyer, {} per order; trigger {:?}",
         r.buyers,
         r.accounts,
         r.urls.len(),
         r.units,
         r.per_buyer_limit,
-        r.qty
+        r.qty,
+        r.trigger
     );
     println!(
         "  set-up: {} buyers registered in {:.2} s ({:.0}/s); {}/{} connected in {:.2} s",
@@ -733,4 +769,21 @@ fn print_summary(r: &FlashSaleReport) {
         println!("  spawned server stopped: {exit}");
     }
     println!("  result: {}", if r.ok { "OK" } else { "FAILED" });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demand;
+
+    #[test]
+    fn demand_applies_the_limit_per_account() {
+        // One connection per account, limit 1: one unit each.
+        assert_eq!(demand(1000, 1000, 1, 1), 1000);
+        // Two connections per account race for a limit of 1.
+        assert_eq!(demand(300, 150, 1, 1), 150);
+        // Orders of 2 under a limit of 3: one order per account.
+        assert_eq!(demand(10, 5, 3, 2), 10);
+        // Uneven split: 7 connections over 3 accounts (3, 2, 2), limit 5.
+        assert_eq!(demand(7, 3, 5, 1), 7);
+    }
 }

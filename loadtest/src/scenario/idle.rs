@@ -387,7 +387,7 @@ async fn measure(
     });
 
     let mut latencies = Latencies::default();
-    let mut timeline = Timeline::new(Duration::from_secs(1));
+    let mut samples = Vec::with_capacity(n);
     let mut errors = Tally::default();
     let (mut established, mut connect_errors, mut subscribe_errors) = (0u64, 0u64, 0u64);
     let (mut server_protocol, mut server_ping_interval_s) = (None, None);
@@ -403,7 +403,7 @@ async fn measure(
                     Ok(e) => {
                         established += 1;
                         latencies.record(e.latency);
-                        timeline.record(started.elapsed(), e.latency);
+                        samples.push((started.elapsed(), e.latency));
                         server_protocol = server_protocol.or(e.protocol);
                         server_ping_interval_s = server_ping_interval_s.or(e.ping_interval_s);
                     }
@@ -494,7 +494,7 @@ async fn measure(
         establish_secs: establish_time.as_secs_f64(),
         connections_per_sec: established as f64 / establish_time.as_secs_f64().max(1e-9),
         establish_latency: latencies.summary(),
-        establish_timeline: timeline.points(),
+        establish_timeline: Timeline::from_samples(&samples, 40).points(),
         listen_overflows,
         concurrency: args.conn.concurrency,
         sources,

@@ -261,7 +261,6 @@ async fn measure(args: &JoinStormArgs, sut: &ServerUnderTest) -> anyhow::Result<
         }
     });
     let mut latency = Latencies::default();
-    let mut timeline = Timeline::new(Duration::from_secs(1));
     let mut errors = Tally::default();
     let mut done_at: Vec<(Duration, Duration)> = Vec::with_capacity(n);
     for _ in 0..n {
@@ -269,7 +268,6 @@ async fn measure(args: &JoinStormArgs, sut: &ServerUnderTest) -> anyhow::Result<
             Some(Ok(l)) => {
                 let at = started.elapsed();
                 latency.record(l);
-                timeline.record(at, l);
                 done_at.push((at, l));
                 joined.fetch_add(1, Ordering::Relaxed);
             }
@@ -348,7 +346,7 @@ async fn measure(args: &JoinStormArgs, sut: &ServerUnderTest) -> anyhow::Result<
         viewers_behind,
         dropped: totals.dropped,
         server_cpu_secs: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b) as f64 / 1e6),
-        timeline: timeline.points(),
+        timeline: Timeline::from_samples(&done_at, 40).points(),
         server_exit: None,
         ok,
     })

@@ -202,3 +202,16 @@ pub async fn publish(
         seconds,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{chat_text, parse_chat_text};
+
+    #[test]
+    fn chat_texts_round_trip_and_ignore_other_runs() {
+        let text = chat_text(1_795_929_870_123_456, 42, "abc123");
+        assert_eq!(parse_chat_text(&text, "abc123"), Some((1_795_929_870_123_456, 42)));
+        assert_eq!(parse_chat_text(&text, "other"), None);
+        assert_eq!(parse_chat_text("Mật này có kết tinh không shop?", "abc123"), None);
+    }
+}

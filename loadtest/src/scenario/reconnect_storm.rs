@@ -447,7 +447,7 @@ async fn measure(args: &ReconnectStormArgs, sut: &ServerUnderTest) -> anyhow::Re
     }
 
     let mut latency = Latencies::default();
-    let mut timeline = Timeline::new(Duration::from_millis(250));
+    let mut samples = Vec::with_capacity(results.len());
     let mut gave_up = Tally::default();
     let (mut reconnected, mut recovered, mut retries, mut missed) = (0u64, 0u64, 0u64, 0u64);
     for r in &results {
@@ -460,7 +460,7 @@ async fn measure(args: &ReconnectStormArgs, sut: &ServerUnderTest) -> anyhow::Re
         recovered += u64::from(r.recovered);
         missed += r.missed;
         latency.record(r.latency);
-        timeline.record(r.done_at, r.latency);
+        samples.push((r.done_at, r.latency));
     }
     let totals = std::mem::take(&mut *totals.lock().expect("lock"));
     let viewers_behind = totals.last_offs.iter().filter(|o| **o < final_offset).count() as u64;
@@ -497,7 +497,7 @@ async fn measure(args: &ReconnectStormArgs, sut: &ServerUnderTest) -> anyhow::Re
         dropped_before_signal: totals.dropped_before,
         dropped_after_reconnect: totals.dropped_after,
         server_cpu_secs: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b) as f64 / 1e6),
-        timeline: timeline.points(),
+        timeline: Timeline::from_samples(&samples, 40).points(),
         server_exit: None,
         ok,
     })

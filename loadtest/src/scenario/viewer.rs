@@ -96,3 +96,22 @@ pub async fn follow(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ViewerState;
+
+    #[test]
+    fn offsets_count_gaps_and_repeats() {
+        let mut s = ViewerState::from_reply(&serde_json::json!({ "off": 10, "epoch": "e1" }));
+        assert_eq!((s.last_off, s.epoch.as_str()), (10, "e1"));
+        s.offset(11);
+        s.offset(12);
+        assert_eq!((s.gaps, s.repeats), (0, 0));
+        s.offset(15);
+        assert_eq!(s.gaps, 2);
+        s.offset(15);
+        s.offset(13);
+        assert_eq!((s.gaps, s.repeats, s.last_off), (2, 2, 15));
+    }
+}
