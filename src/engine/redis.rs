@@ -29,6 +29,8 @@ use super::{
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long to wait for a TCP connection to Redis.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Commands queued on the multiplexed connection before senders wait.
+const PIPELINE_BUFFER: usize = 8192;
 /// Pending subscribe/unsubscribe requests to the pub/sub task; senders wait when it is full.
 const PUBSUB_QUEUE: usize = 4096;
 
@@ -203,6 +205,9 @@ impl RedisEngine {
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(1)
+            // A flash sale sends thousands of commands at once; the default queue of 50 would
+            // make them wait for each other before they even reach Redis.
+            .set_pipeline_buffer_size(PIPELINE_BUFFER)
             .set_max_delay(Duration::from_secs(1));
         let conn = tokio::time::timeout(
             CONNECT_TIMEOUT * 2,
@@ -232,7 +237,30 @@ impl RedisEngine {
             tracking: HashMap::new(),
         };
         tokio::spawn(task.run(rx, stop.clone()));
-        Ok(Self { conn, scripts, sales_scripts: super::sales_redis::SalesScripts::new(), config, pubsub: tx, stop })
+        let engine =
+            Self { conn, scripts, sales_scripts: super::sales_redis::SalesScripts::new(), config, pubsub: tx, stop };
+        engine.load_scripts().await?;
+        Ok(engine)
+    }
+
+    /// Loads every script now, so the first burst of a flash sale does not meet `NOSCRIPT`
+    /// a thousand times. After a Redis restart the scripts are sent again on first use.
+    async fn load_scripts(&self) -> Result<(), EngineError> {
+        let mut conn = self.conn.clone();
+        let all = [
+            &self.scripts.publish,
+            &self.scripts.history,
+            &self.scripts.recent,
+            &self.scripts.cas,
+            &self.scripts.set_max,
+            &self.scripts.take_all,
+            &self.scripts.presence_report,
+            &self.scripts.presence_count,
+        ];
+        for script in all.into_iter().chain(self.sales_scripts.all()) {
+            script.load_async(&mut conn).await.map_err(map_err)?;
+        }
+        Ok(())
     }
 
     pub(super) fn key(&self, key: &str) -> String {

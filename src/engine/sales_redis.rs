@@ -160,6 +160,10 @@ pub(super) struct SalesScripts {
 }
 
 impl SalesScripts {
+    pub(super) fn all(&self) -> [&Script; 5] {
+        [&self.offer_open, &self.offer_close, &self.place_offer, &self.place_stock, &self.order_act]
+    }
+
     pub(super) fn new() -> Self {
         Self {
             offer_open: Script::new(OFFER_OPEN_LUA),
