@@ -162,6 +162,8 @@ pub fn order_view(order: &StoredOrder) -> Value {
     v
 }
 
+type OfferCell = Arc<tokio::sync::OnceCell<OfferState>>;
+
 pub struct Sales {
     engine: Engine,
     catalog: Catalog,
@@ -171,7 +173,8 @@ pub struct Sales {
     /// later orders are refused here without a round trip.
     finished: Mutex<HashMap<Uuid, (OfferStatus, Instant)>>,
     /// The fixed part of offers (price, product, seller), cached: it never changes.
-    offers: Mutex<HashMap<Uuid, (OfferState, Instant)>>,
+    /// One cell per offer, so a burst of first orders on this node reads the offer once.
+    offers: Mutex<HashMap<Uuid, (OfferCell, Instant)>>,
     /// Offers whose remaining count changed here since the last stock tick.
     stock_dirty: Mutex<HashSet<(Uuid, Uuid)>>,
 }
@@ -287,10 +290,8 @@ impl Sales {
         if user.seller_id != Some(show.seller_id) {
             return Err(err(ErrorCode::Forbidden, "only the show's seller runs its offers"));
         }
-        let state = self.offer_state(show.seller_id, offer).await?;
-        if state.show != show.id {
-            return Err(err(ErrorCode::NotFound, "no such offer in this show"));
-        }
+        // Checks the offer belongs to this show.
+        self.offer_state(show.id, Some(show.seller_id), offer).await?;
         match self.engine.sales.offer_close(show.seller_id, offer, CloseReason::Stopped).await? {
             Some(closed) => Ok(self.announce_end(closed).await?),
             None => Err(err(ErrorCode::InvalidState, "the offer has already ended")),
@@ -305,14 +306,6 @@ impl Sales {
         Ok(offer)
     }
 
-    /// The seller of an offer of `show`, from the cache or the show.
-    async fn offer_owner(&self, show: Uuid, offer: Uuid) -> Result<Uuid, SalesError> {
-        if let Some((s, _)) = self.offers.lock().unwrap().get(&offer) {
-            return Ok(s.seller);
-        }
-        Ok(self.shows.get(show).await?.seller_id)
-    }
-
     /// Ends every live offer of a show that ended, returning unsold units to stock.
     pub async fn close_show_offers(&self, seller: Uuid, show: Uuid) -> Result<(), SalesError> {
         let ids = self.engine.state.index_range(&format!("{{s:{seller}}}:show:{show}:offers"), None, 1000).await?;
@@ -324,22 +317,35 @@ impl Sales {
         Ok(())
     }
 
-    async fn offer_state(&self, seller: Uuid, offer: Uuid) -> Result<OfferState, SalesError> {
-        if let Some((s, _)) = self.offers.lock().unwrap().get(&offer).filter(|(s, _)| s.seller == seller) {
-            return Ok(s.clone());
-        }
-        let state = self
-            .engine
-            .sales
-            .offer_get(seller, offer)
-            .await?
-            .ok_or_else(|| err(ErrorCode::NotFound, "no such offer"))?;
+    fn offer_cell(&self, offer: Uuid) -> OfferCell {
         let mut cache = self.offers.lock().unwrap();
         if cache.len() > 10_000 {
             cache.retain(|_, (_, at)| at.elapsed() < FINAL_MEMORY);
         }
-        cache.insert(offer, (state.clone(), Instant::now()));
-        Ok(state)
+        cache.entry(offer).or_insert_with(|| (Arc::new(tokio::sync::OnceCell::new()), Instant::now())).0.clone()
+    }
+
+    /// The offer, read once per node (its price, product and seller never change); concurrent
+    /// first readers wait for the one read. `seller` is looked up from the show when unknown.
+    async fn offer_state(&self, show: Uuid, seller: Option<Uuid>, offer: Uuid) -> Result<OfferState, SalesError> {
+        let cell = self.offer_cell(offer);
+        let state = cell
+            .get_or_try_init(|| async {
+                let seller = match seller {
+                    Some(s) => s,
+                    None => self.shows.get(show).await?.seller_id,
+                };
+                self.engine
+                    .sales
+                    .offer_get(seller, offer)
+                    .await?
+                    .ok_or_else(|| err(ErrorCode::NotFound, "no such offer"))
+            })
+            .await?;
+        if state.show != show || seller.is_some_and(|s| s != state.seller) {
+            return Err(err(ErrorCode::NotFound, "no such offer in this show"));
+        }
+        Ok(state.clone())
     }
 
     /// `order.place` (and orders from chat): one atomic engine operation.
@@ -374,10 +380,7 @@ impl Sales {
         // An offer is live only while its show is: ending a show ends its offers. So the hot
         // path of a flash sale asks only the engine's one script; lineup orders check the show.
         let (seller_id, show_id) = match r.item {
-            OrderFor::Offer(offer) => {
-                let owner = self.offer_owner(r.show, offer).await?;
-                (owner, r.show)
-            }
+            OrderFor::Offer(offer) => (self.offer_state(r.show, None, offer).await?.seller, r.show),
             OrderFor::Product(_) => {
                 let show = self.shows.get(r.show).await?;
                 if show.status != ShowStatus::Live {
@@ -388,10 +391,7 @@ impl Sales {
         };
         let (target, product_id, unit_price, name, offer_id, fingerprint) = match r.item {
             OrderFor::Offer(offer) => {
-                let state = self.offer_state(seller_id, offer).await?;
-                if state.show != show_id {
-                    return Err(err(ErrorCode::NotFound, "no such offer in this show"));
-                }
+                let state = self.offer_state(show_id, Some(seller_id), offer).await?;
                 (
                     Target::Offer { offer },
                     state.product,
