@@ -18,7 +18,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 /// The raw WebSocket stream type used by every client connection.
@@ -29,11 +29,71 @@ pub type WsStream = WebSocketStream<TcpStream>;
 /// so a small buffer keeps the load generator's own footprint low.
 const CLIENT_READ_BUFFER: usize = 4 * 1024;
 
+/// How protocol frames travel over the WebSocket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// One JSON object per text frame (ocop-live, the Node `ws` peer).
+    #[default]
+    Plain,
+    /// Socket.IO v4 over Engine.IO 4: after the open packet `0{…}` and the namespace
+    /// connect `40`, each JSON object travels as the event `42["frame",<json>]`; the
+    /// server's ping `2` is answered with pong `3`.
+    SocketIo,
+}
+
+/// Prefix of a Socket.IO event packet carrying one of our frames.
+const SIO_FRAME_PREFIX: &str = "42[\"frame\",";
+
+impl Transport {
+    /// Wraps one JSON frame for the wire.
+    pub fn wrap(self, json: String) -> String {
+        match self {
+            Self::Plain => json,
+            Self::SocketIo => format!("{SIO_FRAME_PREFIX}{json}]"),
+        }
+    }
+}
+
+/// A text frame seen through the transport.
+#[derive(Debug)]
+pub enum Unwrapped<'a> {
+    /// One of our JSON frames.
+    Frame(&'a str),
+    /// An Engine.IO ping: answer with [`SIO_PONG`].
+    Ping,
+    /// Anything else (Engine.IO/Socket.IO control packets).
+    Other,
+    /// The server disconnected the Socket.IO namespace.
+    Disconnect,
+}
+
+/// Engine.IO pong packet.
+pub const SIO_PONG: &str = "3";
+
+/// Looks at a text frame received over `transport`.
+pub fn unwrap_text(transport: Transport, text: &str) -> Unwrapped<'_> {
+    match transport {
+        Transport::Plain => Unwrapped::Frame(text),
+        Transport::SocketIo => {
+            if let Some(inner) = text.strip_prefix(SIO_FRAME_PREFIX).and_then(|t| t.strip_suffix(']')) {
+                Unwrapped::Frame(inner)
+            } else if text == "2" {
+                Unwrapped::Ping
+            } else if text.starts_with("41") || text == "1" {
+                Unwrapped::Disconnect
+            } else {
+                Unwrapped::Other
+            }
+        }
+    }
+}
+
 /// Where to connect: the WebSocket URL and its resolved socket address.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub url: String,
     pub addr: SocketAddr,
+    pub transport: Transport,
 }
 
 impl Target {
@@ -58,25 +118,35 @@ impl Target {
             .with_context(|| format!("cannot resolve {host}:{port}"))?
             .next()
             .with_context(|| format!("{host}:{port} resolved to no address"))?;
-        Ok(Self { url: url.to_owned(), addr })
+        Ok(Self { url: url.to_owned(), addr, transport: Transport::Plain })
+    }
+
+    /// The same target reached through `transport`.
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// The same target with `?token=<token>` as its query (any other query is dropped),
     /// or without a query when `token` is `None`.
+    /// A Socket.IO target keeps its query (`EIO=4&transport=websocket`) and gets no token.
     pub fn with_token(&self, token: Option<&str>) -> Self {
+        if self.transport == Transport::SocketIo {
+            return self.clone();
+        }
         let base = self.url.split_once('?').map_or(self.url.as_str(), |(b, _)| b);
         let url = match token {
             Some(t) => format!("{base}?token={t}"),
             None => base.to_owned(),
         };
-        Self { url, addr: self.addr }
+        Self { url, addr: self.addr, transport: self.transport }
     }
 
     /// The same target with host and port replaced by `addr` (path and query kept).
     pub fn with_addr(&self, addr: SocketAddr) -> anyhow::Result<Self> {
         let uri: Uri = self.url.parse()?;
         let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        Ok(Self { url: format!("ws://{addr}{path_and_query}"), addr })
+        Ok(Self { url: format!("ws://{addr}{path_and_query}"), addr, transport: self.transport })
     }
 }
 
@@ -198,9 +268,23 @@ pub enum Incoming {
     Event(Event),
 }
 
+/// What [`Client::recv`] produced.
+#[derive(Debug)]
+pub enum Recv {
+    /// One of our JSON frames.
+    Text(Utf8Bytes),
+    /// A WebSocket or Engine.IO ping (answered).
+    Ping,
+    /// A frame that is neither.
+    Other,
+    /// The connection ended; the reason.
+    Closed(String),
+}
+
 /// One protocol connection.
 pub struct Client {
     ws: WsStream,
+    transport: Transport,
     next_id: u64,
     pending_events: VecDeque<Event>,
     pub hello: Hello,
@@ -228,11 +312,49 @@ impl Client {
                 .map_err(|_| ClientError::new(Stage::Handshake, "timeout"))?
                 .map_err(|e| ClientError::new(Stage::Handshake, describe_ws_error(&e)))?;
 
-        let mut client = Self { ws, next_id: 1, pending_events: VecDeque::new(), hello: Hello::default() };
+        let mut client = Self {
+            ws,
+            transport: target.transport,
+            next_id: 1,
+            pending_events: VecDeque::new(),
+            hello: Hello::default(),
+        };
+        if client.transport == Transport::SocketIo {
+            timeout(step_timeout, client.socketio_connect())
+                .await
+                .map_err(|_| ClientError::new(Stage::Handshake, "socket.io connect timeout"))??;
+        }
         client.hello = timeout(step_timeout, client.read_hello())
             .await
             .map_err(|_| ClientError::new(Stage::Hello, "timeout"))??;
         Ok(client)
+    }
+
+    /// Engine.IO open packet `0{…}`, then `40` to connect the default namespace and wait
+    /// for the server's `40{…}`.
+    async fn socketio_connect(&mut self) -> Result<(), ClientError> {
+        let err = |kind: String| ClientError::new(Stage::Handshake, kind);
+        let open = self.next_raw_text().await.map_err(|e| err(format!("socket.io open: {}", e.kind)))?;
+        if !open.starts_with('0') {
+            return Err(err("socket.io: first packet is not an Engine.IO open packet".to_owned()));
+        }
+        self.ws.send(Message::text("40")).await.map_err(|e| err(format!("socket.io: {}", describe_ws_error(&e))))?;
+        loop {
+            let text = self.next_raw_text().await.map_err(|e| err(format!("socket.io connect: {}", e.kind)))?;
+            if text.starts_with("40") {
+                return Ok(());
+            }
+            if text.starts_with("44") {
+                return Err(err("socket.io: namespace connect refused".to_owned()));
+            }
+            if text == "2" {
+                self.send_raw(SIO_PONG).await.map_err(|e| err(e.kind))?;
+            }
+        }
+    }
+
+    async fn send_raw(&mut self, text: &str) -> Result<(), ClientError> {
+        self.ws.send(Message::text(text)).await.map_err(|e| ClientError::new(Stage::Read, describe_ws_error(&e)))
     }
 
     async fn read_hello(&mut self) -> Result<Hello, ClientError> {
@@ -250,9 +372,56 @@ impl Client {
         Ok(hello)
     }
 
-    /// Reads the next text frame. Control frames are handled by tungstenite
-    /// (pings are answered while reading); binary frames are skipped.
+    /// Reads the next protocol frame's text: with Socket.IO the `frame` event's JSON,
+    /// answering pings and skipping other packets on the way.
     pub async fn next_text(&mut self) -> Result<String, ClientError> {
+        if self.transport == Transport::Plain {
+            return self.next_raw_text().await;
+        }
+        loop {
+            match self.recv().await {
+                Recv::Text(text) => return Ok(text.as_str().to_owned()),
+                Recv::Ping | Recv::Other => {}
+                Recv::Closed(kind) => return Err(ClientError::new(Stage::Read, kind)),
+            }
+        }
+    }
+
+    /// Reads the next WebSocket message and sorts it: one of our frames (unwrapped from the
+    /// transport), a ping (already answered), something else, or the end of the
+    /// connection with its reason (`closed by server (code)`, `read error: …`,
+    /// `connection ended`).
+    pub async fn recv(&mut self) -> Recv {
+        match self.ws.next().await {
+            Some(Ok(Message::Text(text))) => match unwrap_text(self.transport, text.as_str()) {
+                Unwrapped::Frame(inner) if inner.len() == text.len() => Recv::Text(text),
+                Unwrapped::Frame(inner) => Recv::Text(Utf8Bytes::from(inner.to_owned())),
+                Unwrapped::Ping => match self.send_raw(SIO_PONG).await {
+                    Ok(()) => Recv::Ping,
+                    Err(e) => Recv::Closed(format!("read error: {}", e.kind)),
+                },
+                Unwrapped::Other => Recv::Other,
+                Unwrapped::Disconnect => Recv::Closed("closed by server (socket.io disconnect)".to_owned()),
+            },
+            Some(Ok(Message::Ping(_))) => Recv::Ping,
+            Some(Ok(Message::Close(frame))) => Recv::Closed(match frame {
+                Some(f) => format!("closed by server ({})", u16::from(f.code)),
+                None => "closed by server".to_owned(),
+            }),
+            Some(Ok(_)) => Recv::Other,
+            Some(Err(e)) => Recv::Closed(format!("read error: {e}")),
+            None => Recv::Closed("connection ended".to_owned()),
+        }
+    }
+
+    /// Closes the connection politely (see [`close_stream`]).
+    pub async fn close(&mut self, wait: Duration) {
+        close_stream(&mut self.ws, wait).await;
+    }
+
+    /// Reads the next raw WebSocket text frame. Control frames are handled by tungstenite
+    /// (pings are answered while reading); binary frames are skipped.
+    async fn next_raw_text(&mut self) -> Result<String, ClientError> {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
@@ -319,7 +488,7 @@ impl Client {
         let mut body = fields;
         body.insert("id".to_owned(), json!(id));
         body.insert("op".to_owned(), json!(op));
-        let text = Value::Object(body).to_string();
+        let text = self.transport.wrap(Value::Object(body).to_string());
         self.ws.send(Message::text(text)).await.map_err(|e| ClientError::new(Stage::Command, describe_ws_error(&e)))?;
 
         let await_reply = async {

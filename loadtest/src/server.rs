@@ -38,21 +38,40 @@ impl SpawnedServer {
     ) -> anyhow::Result<Self> {
         let port = free_local_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut command = Command::new(binary);
+        command.arg("--listen").arg(addr.to_string()).args(extra_args);
+        Self::launch(command, &binary.display().to_string(), addr, log, ready_timeout).await
+    }
+
+    /// Starts a peer server, `node <script> --port <free port>` (the script also gets
+    /// `PORT` and `HOST=127.0.0.1`), and waits for its `GET /healthz` like [`SpawnedServer::start`].
+    pub async fn start_node(node: &Path, script: &Path, log: PathBuf, ready_timeout: Duration) -> anyhow::Result<Self> {
+        let port = free_local_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut command = Command::new(node);
+        command.arg(script).arg("--port").arg(port.to_string()).env("PORT", port.to_string()).env("HOST", "127.0.0.1");
+        Self::launch(command, &format!("{} {}", node.display(), script.display()), addr, log, ready_timeout).await
+    }
+
+    async fn launch(
+        mut command: Command,
+        what: &str,
+        addr: SocketAddr,
+        log: PathBuf,
+        ready_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .with_context(|| format!("cannot open server log {}", log.display()))?;
-        let child = Command::new(binary)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .args(extra_args)
+        let child = command
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .with_context(|| format!("cannot start {what}"))?;
         let pid = child.id().context("server process exited before its pid could be read")?;
         let mut server = Self { child, pid, addr, log };
 

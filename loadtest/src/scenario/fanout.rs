@@ -22,8 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{sleep, timeout};
 
 use super::publisher::{self, LiteFrame, PublisherCounters, PublisherReport};
-use super::{ConnArgs, Progress, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
-use crate::client::{Client, ClientError, Target, close_stream};
+use super::{ConnArgs, Peer, PeerArgs, Progress, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
+use crate::client::{Client, ClientError, Recv, Target};
 use crate::procfs::{self, Proc};
 use crate::stats::{Latencies, LatencySummary, Tally, Timeline, TimelinePoint};
 
@@ -79,6 +79,9 @@ pub struct FanoutArgs {
 
     #[command(flatten)]
     pub show: ShowArgs,
+
+    #[command(flatten)]
+    pub peer: PeerArgs,
 }
 
 #[derive(Debug)]
@@ -149,7 +152,7 @@ async fn viewer(
     }
     .await;
     drop(permit);
-    let (client, mut last_off) = match established {
+    let (mut client, mut last_off) = match established {
         Ok(v) => {
             let _ = outcomes.send(Ok(started.elapsed()));
             v
@@ -161,34 +164,21 @@ async fn viewer(
     };
     drop(outcomes);
     let shard = &shared.shards[index % SHARDS];
-    let mut ws = client.into_stream();
     let (mut delivered, mut last_seq) = (0u64, 0u64);
     loop {
         let msg = tokio::select! {
             biased;
             () = super::signalled(&mut stop) => {
-                close_stream(&mut ws, CLOSE_WAIT).await;
+                client.close(CLOSE_WAIT).await;
                 break;
             }
-            msg = ws.next() => msg,
+            msg = client.recv() => msg,
         };
         let text = match msg {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => t,
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
-                let reason = f.map_or_else(
-                    || "closed by server".to_owned(),
-                    |f| format!("closed by server ({})", u16::from(f.code)),
-                );
+            Recv::Text(t) => t,
+            Recv::Ping | Recv::Other => continue,
+            Recv::Closed(reason) => {
                 shared.dropped.lock().expect("lock").add(reason);
-                break;
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                shared.dropped.lock().expect("lock").add(format!("read error: {e}"));
-                break;
-            }
-            None => {
-                shared.dropped.lock().expect("lock").add("connection ended");
                 break;
             }
         };
@@ -236,6 +226,8 @@ async fn viewer(
 #[derive(Debug, Clone, Serialize)]
 pub struct FanoutReport {
     pub scenario: &'static str,
+    /// The peer server measured instead of ocop-live, if any.
+    pub peer: Option<Peer>,
     pub urls: Vec<String>,
     pub server_args: Vec<String>,
     pub show_id: String,
@@ -283,7 +275,15 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<ExitCode> {
         ("--command-burst", limit),
         ("--max-connections", (args.viewers + 100).max(19_000).to_string()),
     ];
-    let sut = ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?;
+    anyhow::ensure!(
+        args.peer.peer.is_none() || args.viewer_kind == ViewerKind::Anon,
+        "peers have no guest sign-in: use --viewer-kind anon with --peer"
+    );
+    let sut = if args.peer.peer.is_some() {
+        ServerUnderTest::prepare_peer(&args.conn, &args.server, &args.peer).await?
+    } else {
+        ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?
+    };
     let measured = measure(&args, &sut).await;
     let server_exit = sut.finish().await;
     let mut report = measured?;
@@ -307,13 +307,21 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<ExitCode> {
 async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<FanoutReport> {
     let n = args.viewers;
     let tag = super::run_tag();
-    let setup = super::setup_show(sut, &args.show, 1000, &tag).await?;
+    // A peer needs no set-up: any show id works and nobody signs in.
+    let setup = match args.peer.peer {
+        Some(_) => None,
+        None => Some(super::setup_show(sut, &args.show, 1000, &tag).await?),
+    };
+    let (show_id, channel_name) = match &setup {
+        Some(s) => (s.show_id.clone(), s.channel.clone()),
+        None => (super::PEER_SHOW.to_owned(), format!("show:{}", super::PEER_SHOW)),
+    };
     let sources = super::source_addrs(n, args.conn.sources, sut.target())?;
     let step_timeout = args.conn.step_timeout();
 
     // Tokens for guest viewers, fetched before anything is timed.
     let mut tokens: Vec<Option<String>> = vec![None; n];
-    if args.viewer_kind == ViewerKind::Guest {
+    if let (ViewerKind::Guest, Some(setup)) = (args.viewer_kind, &setup) {
         eprintln!("signing in {n} guests");
         let api = &setup.api;
         let fetched: Vec<anyhow::Result<String>> = futures_util::stream::iter(0..n)
@@ -325,17 +333,20 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
             *slot = Some(t?);
         }
     }
-    let publisher_account = setup.api.guest("Người đo tải").await?;
+    let publisher_target = match &setup {
+        Some(setup) => sut.target().with_token(Some(&setup.api.guest("Người đo tải").await?.token)),
+        None => sut.target().clone(),
+    };
 
     // Viewers.
-    eprintln!("connecting {n} viewers to {} ({} in flight)", setup.channel, args.conn.concurrency);
+    eprintln!("connecting {n} viewers to {channel_name} ({} in flight)", args.conn.concurrency);
     let tag: Arc<str> = Arc::from(tag.as_str());
     // About 40 points over the run, at least 100 ms each.
     let bucket = Duration::from_millis((args.duration_secs * 1000 / 40).max(100));
     let shared = Arc::new(Shared::new(tag.clone(), bucket));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outcome>();
-    let channel: Arc<str> = Arc::from(setup.channel.as_str());
+    let channel: Arc<str> = Arc::from(channel_name.as_str());
     let targets: Vec<Target> = (0..n).map(|i| sut.target_for(i).with_token(tokens[i].as_deref())).collect();
     let targets = Arc::new(targets);
     let connected = Arc::new(AtomicU64::new(0));
@@ -402,8 +413,8 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
         }
     });
     let publisher = publisher::publish(
-        sut.target().with_token(Some(&publisher_account.token)),
-        setup.show_id.clone(),
+        publisher_target,
+        show_id.clone(),
         args.rate,
         Some(Duration::from_secs(args.duration_secs)),
         tag.clone(),
@@ -469,9 +480,10 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
         && publisher.acked > 0;
     Ok(FanoutReport {
         scenario: "fanout",
+        peer: args.peer.peer,
         urls: sut.targets.iter().map(|t| t.url.clone()).collect(),
         server_args: sut.server_args.clone(),
-        show_id: setup.show_id.clone(),
+        show_id,
         viewer_kind: args.viewer_kind,
         viewers_requested: n,
         viewers_connected,
@@ -503,6 +515,9 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
 
 #[allow(clippy::print_stdout, reason = "the summary is the program's output")]
 fn print_summary(r: &FanoutReport) {
+    if let Some(peer) = r.peer {
+        println!("peer: {}", peer.name());
+    }
     println!(
         "fanout: {}/{} {:?} viewers on show {} (connected in {:.2} s), {} msg/s for {:.1} s",
         r.viewers_connected,

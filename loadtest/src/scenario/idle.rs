@@ -33,10 +33,9 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::Message;
 
-use super::{ConnArgs, FdBudget, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
-use crate::client::{Client, ClientError, Stage, Target, close_stream};
+use super::{ConnArgs, FdBudget, Peer, PeerArgs, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
+use crate::client::{Client, ClientError, Recv, Stage, Target};
 use crate::procfs::{self, Proc, Sample};
 use crate::stats::{Latencies, LatencySummary, Tally, Timeline, TimelinePoint, mib};
 
@@ -82,6 +81,9 @@ pub struct IdleArgs {
 
     #[command(flatten)]
     pub show: ShowArgs,
+
+    #[command(flatten)]
+    pub peer: PeerArgs,
 }
 
 /// Counters shared by the connection tasks.
@@ -154,7 +156,7 @@ async fn connection_task(
         }
     };
     drop((target, channel, outcomes));
-    let mut ws = client.into_stream();
+    let mut client = client;
     loop {
         tokio::select! {
             biased;
@@ -162,31 +164,19 @@ async fn connection_task(
                 // Err means the sender is gone, which also means stop.
                 let _ = shutdown.wait_for(|stop| *stop).await;
             } => {
-                close_stream(&mut ws, CLOSE_WAIT).await;
+                client.close(CLOSE_WAIT).await;
                 return;
             }
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Ping(_))) => {
+            msg = client.recv() => match msg {
+                Recv::Ping => {
                     shared.pings.fetch_add(1, Ordering::Relaxed);
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    let reason = match frame {
-                        Some(f) => format!("closed by server ({})", u16::from(f.code)),
-                        None => "closed by server".to_owned(),
-                    };
-                    shared.record_drop(reason);
-                    return;
-                }
-                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                Recv::Text(_) => {
                     shared.frames.fetch_add(1, Ordering::Relaxed);
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    shared.record_drop(format!("read error: {e}"));
-                    return;
-                }
-                None => {
-                    shared.record_drop("connection ended".to_owned());
+                Recv::Other => {}
+                Recv::Closed(reason) => {
+                    shared.record_drop(reason);
                     return;
                 }
             }
@@ -206,9 +196,8 @@ async fn warm_up(
 ) -> Tally {
     let results: Vec<Result<(), ClientError>> = futures_util::stream::iter(0..count)
         .map(|i| async move {
-            let (client, _) = establish(target, pick_source(sources, i), channel, step_timeout).await?;
-            let mut ws = client.into_stream();
-            close_stream(&mut ws, CLOSE_WAIT).await;
+            let (mut client, _) = establish(target, pick_source(sources, i), channel, step_timeout).await?;
+            client.close(CLOSE_WAIT).await;
             Ok(())
         })
         .buffer_unordered(concurrency)
@@ -235,6 +224,8 @@ pub struct ServerSamples {
 #[derive(Debug, Clone, Serialize)]
 pub struct IdleReport {
     pub scenario: &'static str,
+    /// The peer server measured instead of ocop-live, if any.
+    pub peer: Option<Peer>,
     pub url: String,
     pub channel: String,
     pub connections_requested: usize,
@@ -281,11 +272,16 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<ExitCode> {
         // The server's default connection limit is 19,000.
         defaults.push(("--max-connections", (args.connections + 100).to_string()));
     }
-    let sut = ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?;
+    let sut = if args.peer.peer.is_some() {
+        ServerUnderTest::prepare_peer(&args.conn, &args.server, &args.peer).await?
+    } else {
+        ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?
+    };
     // A spawned server is stopped whether or not the measurement succeeded.
     let measured = async {
         let channel = match &args.channel {
             Some(ch) => ch.clone(),
+            None if args.peer.peer.is_some() => format!("show:{}", super::PEER_SHOW),
             None => super::setup_show(&sut, &args.show, 1000, &super::run_tag()).await?.channel,
         };
         measure(&args, &sut, &channel, fd_budget).await
@@ -480,6 +476,7 @@ async fn measure(
 
     Ok(IdleReport {
         scenario: "idle",
+        peer: args.peer.peer,
         url: target.url.clone(),
         channel: channel_name.to_owned(),
         connections_requested: n,
@@ -520,6 +517,9 @@ fn print_summary(r: &IdleReport) {
     } else {
         r.sources.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     };
+    if let Some(peer) = r.peer {
+        println!("peer: {}", peer.name());
+    }
     println!(
         "idle: {}/{} connections subscribed to {} in {:.2} s ({:.0}/s; concurrency {}; sources {})",
         r.connections_established,

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::client::Target;
+use crate::client::{Target, Transport};
 use crate::http::{Account, Api};
 use crate::procfs::{self, Limit};
 use crate::server::SpawnedServer;
@@ -108,6 +108,71 @@ pub struct ServerArgs {
     pub server_ready_secs: u64,
 }
 
+/// A peer server the `idle` and `fanout` scenarios can run against instead of ocop-live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    /// `loadtest/peers/ws/server.js`: Node with the `ws` package, one JSON object per frame.
+    Ws,
+    /// `loadtest/peers/socketio/server.js`: Socket.IO v4, frames as `42["frame",<json>]`.
+    Socketio,
+}
+
+impl Peer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ws => "ws",
+            Self::Socketio => "socketio",
+        }
+    }
+
+    pub fn transport(self) -> Transport {
+        match self {
+            Self::Ws => Transport::Plain,
+            Self::Socketio => Transport::SocketIo,
+        }
+    }
+
+    /// The WebSocket URL path (and query) of this peer.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Ws => "/ws",
+            Self::Socketio => "/socket.io/?EIO=4&transport=websocket",
+        }
+    }
+}
+
+/// The show id used with a peer (peers have no REST set-up: any show id works).
+pub const PEER_SHOW: &str = "peer-bench";
+
+/// Running a scenario against a peer server instead of ocop-live.
+#[derive(Debug, Clone, Args)]
+pub struct PeerArgs {
+    /// Run against a peer server (no REST set-up; the show is `peer-bench`). With --url the
+    /// peer is already running (for socketio give ws://HOST:PORT/socket.io/?EIO=4&transport=websocket);
+    /// with --spawn-peer it is started.
+    #[arg(long, value_enum, conflicts_with = "spawn_server")]
+    pub peer: Option<Peer>,
+
+    /// Start `node <peer-dir>/<peer>/server.js --port <free port>`, wait for /healthz, measure
+    /// its memory and CPU like a spawned ocop-live, and stop it at the end.
+    #[arg(long, requires = "peer")]
+    pub spawn_peer: bool,
+
+    /// Directory holding the peer servers (each with its node_modules installed).
+    #[arg(long, value_name = "DIR", default_value = "loadtest/peers")]
+    pub peer_dir: PathBuf,
+
+    /// The Node.js binary for --spawn-peer.
+    #[arg(long, value_name = "PATH", default_value = "node")]
+    pub node: PathBuf,
+
+    /// Where the spawned peer's stdout and stderr go. Default: ocop-live-loadtest-<pid>-<peer>.log
+    /// in the temporary directory.
+    #[arg(long, value_name = "PATH", requires = "spawn_peer")]
+    pub peer_log: Option<PathBuf>,
+}
+
 /// The server under test, as resolved at start-up: one or more nodes.
 #[derive(Debug)]
 pub struct ServerUnderTest {
@@ -194,6 +259,53 @@ impl ServerUnderTest {
             procfs::sample(procfs::Proc::Pid(*pid)).with_context(|| format!("cannot sample server pid {pid}"))?;
         }
         Ok(Self { targets, pids: server.server_pids.clone(), spawned: Vec::new(), server_args: Vec::new() })
+    }
+
+    /// Resolves the peer to run against (starting it with --spawn-peer).
+    pub async fn prepare_peer(conn: &ConnArgs, server: &ServerArgs, peer_args: &PeerArgs) -> anyhow::Result<Self> {
+        let peer = peer_args.peer.context("no --peer given")?;
+        if !peer_args.spawn_peer {
+            anyhow::ensure!(!conn.urls.is_empty(), "give at least one --url");
+            let mut targets = Vec::with_capacity(conn.urls.len());
+            for url in &conn.urls {
+                targets.push(Target::resolve(url).await?.with_transport(peer.transport()));
+            }
+            for pid in &server.server_pids {
+                procfs::sample(procfs::Proc::Pid(*pid)).with_context(|| format!("cannot sample peer pid {pid}"))?;
+            }
+            return Ok(Self {
+                targets,
+                pids: server.server_pids.clone(),
+                spawned: Vec::new(),
+                server_args: Vec::new(),
+            });
+        }
+        let script = peer_args.peer_dir.join(peer.name()).join("server.js");
+        anyhow::ensure!(script.is_file(), "peer server {} not found (see --peer-dir)", script.display());
+        let modules = peer_args.peer_dir.join(peer.name()).join("node_modules");
+        anyhow::ensure!(
+            modules.is_dir(),
+            "{} is missing: run `npm ci` in {} first",
+            modules.display(),
+            peer_args.peer_dir.join(peer.name()).display()
+        );
+        let log = match &peer_args.peer_log {
+            Some(p) => p.clone(),
+            None => std::env::temp_dir().join(format!("ocop-live-loadtest-{}-{}.log", std::process::id(), peer.name())),
+        };
+        eprintln!("starting {} {} (log: {})", peer_args.node.display(), script.display(), log.display());
+        let node =
+            SpawnedServer::start_node(&peer_args.node, &script, log, Duration::from_secs(server.server_ready_secs))
+                .await?;
+        eprintln!("peer {} pid {} is up on {}", peer.name(), node.pid, node.addr);
+        let url = format!("ws://{}{}", node.addr, peer.path());
+        let target = Target::resolve(&url).await?.with_transport(peer.transport());
+        Ok(Self {
+            targets: vec![target],
+            pids: vec![node.pid],
+            server_args: vec![script.display().to_string()],
+            spawned: vec![node],
+        })
     }
 
     /// The first node.

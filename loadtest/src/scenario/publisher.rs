@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{Client, Target};
+use crate::client::{Client, SIO_PONG, Target, Unwrapped, unwrap_text};
 use crate::stats::{Latencies, LatencySummary, Tally};
 
 /// Live counters, read by progress lines.
@@ -113,12 +113,15 @@ pub async fn publish(
     step_timeout: Duration,
 ) -> anyhow::Result<PublisherReport> {
     anyhow::ensure!(rate > 0.0 && rate.is_finite(), "the chat rate must be positive");
+    let transport = target.transport;
     let client = Client::connect(&target, None, step_timeout).await.context("publisher cannot connect")?;
-    let (mut sink, mut stream) = client.into_stream().split();
+    let (sink, mut stream) = client.into_stream().split();
+    // Shared with the reader, which answers Socket.IO pings.
+    let sink = Arc::new(tokio::sync::Mutex::new(sink));
     let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
 
     let reader = tokio::spawn({
-        let (sent_at, counters) = (sent_at.clone(), counters.clone());
+        let (sent_at, counters, sink) = (sent_at.clone(), counters.clone(), sink.clone());
         async move {
             let mut errors = Tally::default();
             let mut latency = Latencies::default();
@@ -128,7 +131,16 @@ pub async fn publish(
                     Ok(Message::Close(_)) | Err(_) => break,
                     Ok(_) => continue,
                 };
-                let Ok(frame) = serde_json::from_str::<LiteFrame<'_>>(text.as_str()) else { continue };
+                let inner = match unwrap_text(transport, text.as_str()) {
+                    Unwrapped::Frame(inner) => inner,
+                    Unwrapped::Ping => {
+                        let _ = sink.lock().await.send(Message::text(SIO_PONG)).await;
+                        continue;
+                    }
+                    Unwrapped::Other => continue,
+                    Unwrapped::Disconnect => break,
+                };
+                let Ok(frame) = serde_json::from_str::<LiteFrame<'_>>(inner) else { continue };
                 let Some(re) = frame.re else { continue };
                 let started = sent_at.lock().expect("publisher lock").remove(&re);
                 if frame.ok == Some(true) {
@@ -167,7 +179,7 @@ pub async fn publish(
         let text = chat_text(started_unix + offset.as_micros() as u64, seq, &tag);
         let frame = json!({ "id": seq, "op": "chat.send", "show": show, "text": text }).to_string();
         sent_at.lock().expect("publisher lock").insert(seq, Instant::now());
-        if let Err(e) = sink.send(Message::text(frame)).await {
+        if let Err(e) = sink.lock().await.send(Message::text(transport.wrap(frame))).await {
             send_error = Some(e.to_string());
             break;
         }
@@ -181,7 +193,7 @@ pub async fn publish(
         }
     })
     .await;
-    let _ = sink.close().await;
+    let _ = sink.lock().await.close().await;
     let (mut errors, latency) = match timeout(Duration::from_secs(5), reader).await {
         Ok(Ok(r)) => r,
         _ => (Tally::default(), Latencies::default()),
