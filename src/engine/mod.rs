@@ -28,7 +28,7 @@ pub mod memory;
 pub mod redis;
 pub mod sales;
 mod sales_memory;
-mod sales_redis;
+pub mod sales_redis;
 
 /// A position in a channel's history.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
