@@ -40,6 +40,10 @@ enum Command {
     /// All viewers drop and reconnect with jittered backoff while events are
     /// published; check that each recovers every missed event.
     ReconnectStorm(scenario::reconnect_storm::ReconnectStormArgs),
+    /// Print the Lua script the server's Redis engine runs to place an order
+    /// from an offer (KEYS: offer, idempotency, bought, order, log, index,
+    /// stats), for running it directly, e.g. with `redis-benchmark`.
+    OrderScript,
 }
 
 fn main() -> ExitCode {
@@ -58,12 +62,27 @@ fn main() -> ExitCode {
             Command::FlashSale(args) => scenario::flash_sale::run(args).await,
             Command::JoinStorm(args) => scenario::join_storm::run(args).await,
             Command::ReconnectStorm(args) => scenario::reconnect_storm::run(args).await,
+            Command::OrderScript => Ok(print_order_script()),
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("loadtest: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes the server's offer-order Lua to stdout.
+fn print_order_script() -> ExitCode {
+    use std::io::Write;
+    let lua = ocop_live::engine::sales_redis::place_offer_lua();
+    let mut out = std::io::stdout().lock();
+    match out.write_all(lua.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadtest: cannot write the script: {e}");
             ExitCode::FAILURE
         }
     }
