@@ -204,11 +204,6 @@ impl Hub {
         }
     }
 
-    /// Local subscribers of one channel.
-    pub fn local_count(&self, channel: &str) -> usize {
-        self.shard(channel).lock().unwrap().get(channel).map_or(0, |c| c.subs.len())
-    }
-
     /// Every channel with local subscribers and their number.
     pub fn channel_counts(&self) -> Vec<(Arc<str>, usize)> {
         let mut out = Vec::new();

@@ -378,21 +378,14 @@ impl Sales {
             },
         };
         // An offer is live only while its show is: ending a show ends its offers. So the hot
-        // path of a flash sale asks only the engine's one script; lineup orders check the show.
-        let (seller_id, show_id) = match r.item {
-            OrderFor::Offer(offer) => (self.offer_state(r.show, None, offer).await?.seller, r.show),
-            OrderFor::Product(_) => {
-                let show = self.shows.get(r.show).await?;
-                if show.status != ShowStatus::Live {
-                    return Err(err(ErrorCode::InvalidState, "the show is not live"));
-                }
-                (show.seller_id, show.id)
-            }
-        };
-        let (target, product_id, unit_price, name, offer_id, fingerprint) = match r.item {
+        // path of a flash sale asks the engine nothing but its one script (the offer is read
+        // once per node); lineup orders read the show once.
+        let (seller_id, show_id, target, product_id, unit_price, name, offer_id, fingerprint) = match r.item {
             OrderFor::Offer(offer) => {
-                let state = self.offer_state(show_id, Some(seller_id), offer).await?;
+                let state = self.offer_state(r.show, None, offer).await?;
                 (
+                    state.seller,
+                    r.show,
                     Target::Offer { offer },
                     state.product,
                     state.price,
@@ -402,12 +395,17 @@ impl Sales {
                 )
             }
             OrderFor::Product(product) => {
-                let show = self.shows.get(show_id).await?;
+                let show = self.shows.get(r.show).await?;
+                if show.status != ShowStatus::Live {
+                    return Err(err(ErrorCode::InvalidState, "the show is not live"));
+                }
                 if show.lineup_code(product).is_none() {
                     return Err(err(ErrorCode::BadRequest, "the product is not in this show's lineup"));
                 }
                 let record = self.catalog.record(product).await?;
                 (
+                    show.seller_id,
+                    show.id,
                     Target::Stock { moves: unit_moves(&record) },
                     product,
                     record.price,
@@ -718,29 +716,5 @@ impl Sales {
             }
         }
         self.finished.lock().unwrap().retain(|_, (_, at)| at.elapsed() < FINAL_MEMORY);
-    }
-
-    /// Sales of a show per product and per offer: `(kind, id, orders, units, revenue)`.
-    pub async fn show_sales(
-        &self,
-        seller: Uuid,
-        show: Uuid,
-    ) -> Result<Vec<(String, String, i64, i64, i64)>, EngineError> {
-        let fields = self.engine.sales.show_sales(seller, show).await?;
-        let mut lines: HashMap<(String, String), (i64, i64, i64)> = HashMap::new();
-        for (field, value) in fields {
-            let mut parts = field.splitn(3, ':');
-            let (Some(kind), Some(id), Some(what)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            let line = lines.entry((kind.to_owned(), id.to_owned())).or_default();
-            match what {
-                "orders" => line.0 = value,
-                "units" => line.1 = value,
-                "revenue" => line.2 = value,
-                _ => {}
-            }
-        }
-        let mut out: Vec<_> = lines.into_iter().map(|((k, id), (o, u, r))| (k, id, o, u, r)).collect();
-        out.sort();
-        Ok(out)
     }
 }

@@ -223,30 +223,36 @@ impl Session {
             Command::ShowModerators { show, add, remove } => {
                 shows.set_moderators(&user, show, &add, &remove).await.map(|m| json!({ "moderators": m }))
             }
+            sales_op @ (Command::OfferStart { .. }
+            | Command::OfferStop { .. }
+            | Command::OrderPlace { .. }
+            | Command::OrderCancel { .. }
+            | Command::OrderConfirm { .. }
+            | Command::OrderShip { .. }) => return self.sales_command(&user, sales_op).await,
+            Command::Subscribe { .. } | Command::Unsubscribe { .. } => return Err(ReplyError::internal()),
+        };
+        result.map_err(ReplyError::from)
+    }
+
+    /// Flash offers and orders; every one checks the caller's rights itself.
+    async fn sales_command(&self, user: &User, command: Command) -> Result<serde_json::Value, ReplyError> {
+        use crate::engine::sales::OrderAction;
+        use crate::sales::{OfferRequest, OrderFor, OrderRequest};
+        use serde_json::json;
+        let sales = &self.state.sales;
+        let order_act = |order_id, action| async move { sales.order_act(user, order_id, action).await };
+        let result = match command {
             Command::OfferStart { show, product_id, price, quantity, per_buyer_limit, duration_s } => {
-                let r = crate::sales::OfferRequest {
-                    show,
-                    product: product_id,
-                    price,
-                    quantity,
-                    per_buyer_limit,
-                    duration_s,
-                };
-                return self.state.sales.offer_start(&user, &r).await.map(|o| json!({ "offer": o })).map_err(|e| e.0);
+                let r = OfferRequest { show, product: product_id, price, quantity, per_buyer_limit, duration_s };
+                sales.offer_start(user, &r).await.map(|o| json!({ "offer": o }))
             }
             Command::OfferStop { show, offer_id } => {
-                return self
-                    .state
-                    .sales
-                    .offer_stop(&user, show, offer_id)
-                    .await
-                    .map(|o| json!({ "offer": o }))
-                    .map_err(|e| e.0);
+                sales.offer_stop(user, show, offer_id).await.map(|o| json!({ "offer": o }))
             }
             Command::OrderPlace { show, offer_id, product_id, qty, key, delivery } => {
                 let item = match (offer_id, product_id) {
-                    (Some(o), None) => crate::sales::OrderFor::Offer(o),
-                    (None, Some(p)) => crate::sales::OrderFor::Product(p),
+                    (Some(o), None) => OrderFor::Offer(o),
+                    (None, Some(p)) => OrderFor::Product(p),
                     _ => return Err(ReplyError::bad_request("give exactly one of offer_id and product_id")),
                 };
                 let delivery = delivery.map(|d| crate::domain::account::DeliveryContact {
@@ -255,46 +261,22 @@ impl Session {
                     address: d.address,
                 });
                 let source = if offer_id.is_some() { "offer" } else { "pinned" };
-                let r = crate::sales::OrderRequest { show, item, qty, key, delivery, source };
-                let placed = timed(metrics, "order.place", async {
-                    self.state.sales.order_place(&user, &r).await.map_err(|e| e.0)
-                })
-                .await;
-                return placed.map(|o| json!({ "order": o }));
+                let r = OrderRequest { show, item, qty, key, delivery, source };
+                let placed = timed(&self.state.metrics, "order.place", sales.order_place(user, &r)).await;
+                placed.map(|o| json!({ "order": o }))
             }
             Command::OrderCancel { order_id } => {
-                let a = crate::engine::sales::OrderAction::Cancel { by_seller: false };
-                return self
-                    .state
-                    .sales
-                    .order_act(&user, order_id, a)
-                    .await
-                    .map(|o| json!({ "order": o }))
-                    .map_err(|e| e.0);
+                order_act(order_id, OrderAction::Cancel { by_seller: false }).await.map(|o| json!({ "order": o }))
             }
             Command::OrderConfirm { order_id } => {
-                let a = crate::engine::sales::OrderAction::Confirm;
-                return self
-                    .state
-                    .sales
-                    .order_act(&user, order_id, a)
-                    .await
-                    .map(|o| json!({ "order": o }))
-                    .map_err(|e| e.0);
+                order_act(order_id, OrderAction::Confirm).await.map(|o| json!({ "order": o }))
             }
             Command::OrderShip { order_id } => {
-                let a = crate::engine::sales::OrderAction::Ship;
-                return self
-                    .state
-                    .sales
-                    .order_act(&user, order_id, a)
-                    .await
-                    .map(|o| json!({ "order": o }))
-                    .map_err(|e| e.0);
+                order_act(order_id, OrderAction::Ship).await.map(|o| json!({ "order": o }))
             }
-            Command::Subscribe { .. } | Command::Unsubscribe { .. } => return Err(ReplyError::internal()),
+            _ => return Err(ReplyError::internal()),
         };
-        result.map_err(ReplyError::from)
+        result.map_err(|e| e.0)
     }
 
     /// Subscribes and queues the reply itself, before any live event of the channel.

@@ -99,6 +99,17 @@ impl MemoryEngine {
     }
 }
 
+/// Expiring entries (mutes, slow-mode marks, locks) are only dropped when read; every time the
+/// map grows past another multiple of this, the expired ones are swept, so it stays bounded by
+/// what is live.
+const SWEEP_AT: usize = 4096;
+
+fn sweep_expired(state: &mut HashMap<String, Entry>, now: Instant) {
+    if state.len() % SWEEP_AT == SWEEP_AT - 1 {
+        state.retain(|_, e| e.live(now));
+    }
+}
+
 /// A fresh epoch id: short, random, unique enough to never repeat for a channel.
 pub(crate) fn new_epoch() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -224,8 +235,12 @@ impl State for MemoryEngine {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), EngineError> {
-        let expires = ttl.map(|t| Instant::now() + t);
-        self.state.lock().unwrap().insert(key.to_owned(), Entry { value: Bytes::copy_from_slice(value), expires });
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap();
+        if ttl.is_some() {
+            sweep_expired(&mut state, now);
+        }
+        state.insert(key.to_owned(), Entry { value: Bytes::copy_from_slice(value), expires: ttl.map(|t| now + t) });
         Ok(())
     }
 
@@ -234,6 +249,9 @@ impl State for MemoryEngine {
         let now = Instant::now();
         if state.get(key).is_some_and(|e| e.live(now)) {
             return Ok(false);
+        }
+        if ttl.is_some() {
+            sweep_expired(&mut state, now);
         }
         let expires = ttl.map(|t| now + t);
         state.insert(key.to_owned(), Entry { value: Bytes::copy_from_slice(value), expires });
@@ -375,5 +393,31 @@ impl State for MemoryEngine {
         let sets = self.sets.lock().unwrap();
         let now = Instant::now();
         Ok(sets.get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map_or(0, |(s, _)| s.len() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nowhere;
+    impl EventSink for Nowhere {
+        fn deliver(&self, _: Publication) {}
+        fn lost(&self, _: &str) {}
+    }
+
+    #[tokio::test]
+    async fn expired_state_is_swept_as_the_map_grows() {
+        let config = EngineConfig { history_size: 10, history_ttl: Duration::from_secs(60), key_prefix: String::new() };
+        let engine = MemoryEngine::new(config, Arc::new(Nowhere));
+        for i in 0..SWEEP_AT {
+            engine.set(&format!("slow:{i}"), b"1", Some(Duration::from_millis(1))).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        for i in 0..SWEEP_AT {
+            engine.set_nx(&format!("mute:{i}"), b"1", Some(Duration::from_secs(60))).await.unwrap();
+        }
+        let len = engine.state.lock().unwrap().len();
+        assert!(len <= SWEEP_AT + 1, "expired entries were kept: {len}");
     }
 }
