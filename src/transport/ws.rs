@@ -20,9 +20,11 @@ use crate::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION
 use crate::session::Session;
 use crate::transport::outbound::Outbound;
 
-/// Tungstenite's read buffer per connection: small, because most connections are idle viewers
-/// and the largest message is bounded separately.
-const READ_BUFFER: usize = 4 * 1024;
+/// Tungstenite's read buffer per connection, and the most it reads in one call. Small, because
+/// most connections are idle viewers whose commands are a few hundred bytes: the buffer is
+/// allocated and zero-filled whole on the first read, so its size is resident memory for every
+/// connection. A larger frame grows it to the frame's length (bounded by the message limit).
+const READ_BUFFER: usize = 512;
 /// Frames are collected up to this size before a write to the socket; a batch is flushed whole.
 const WRITE_BUFFER: usize = 8 * 1024;
 /// Time given to deliver a close frame (and the frames before it) to a peer that may be stuck.
