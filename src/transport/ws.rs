@@ -1,6 +1,7 @@
-//! `/ws`: checks before the upgrade (Origin, token, capacity), then one reader loop and one
-//! writer task per connection.
+//! `/ws`: checks before the upgrade (Origin, token, capacity), then one task per connection
+//! that reads commands, writes queued frames and pings.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -87,7 +87,7 @@ fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool 
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
-async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit: OwnedSemaphorePermit) {
+async fn run(mut socket: WebSocket, state: AppState, claims: Option<Claims>, _permit: OwnedSemaphorePermit) {
     let metrics = state.metrics.clone();
     metrics.connections.inc();
     let out = Arc::new(Outbound::new(state.config.limits.outbound_queue_bytes, state.shutdown.child_token()));
@@ -105,15 +105,76 @@ async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit
     };
     out.push(Utf8Bytes::from(serde_json::to_string(&hello).unwrap_or_default()));
 
-    let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, out.clone(), state.clone()));
-
+    // One task per connection reads commands, writes what is queued and pings, so an idle
+    // connection costs one task. Reading pauses while a batch is written and while a command
+    // runs; frames queued meanwhile go out in the next batch.
+    let limits = &state.config.limits;
+    // One timer serves both the next ping and, while one is outstanding, the pong deadline.
+    let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
+    // The outstanding ping: when it was sent, in connection time and as an instant.
+    let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
+    // Frames taken from the queue but not written when the connection started closing.
+    let mut unsent = VecDeque::new();
     loop {
+        if out.closing().is_cancelled() {
+            break;
+        }
         tokio::select! {
-            biased;
             // Also cancelled by server shutdown: the token is a child of it.
             _ = out.closing().cancelled() => break,
-            msg = stream.next() => {
+            _ = out.ready() => {
+                let batch = out.take();
+                if batch.close.is_some() {
+                    unsent = batch.frames;
+                    break;
+                }
+                if batch.frames.is_empty() {
+                    continue;
+                }
+                let n = batch.frames.len() as u64;
+                let write = Box::pin(async {
+                    for frame in batch.frames {
+                        socket.feed(Message::Text(frame)).await?;
+                    }
+                    socket.flush().await
+                });
+                tokio::select! {
+                    result = write => {
+                        if result.is_err() {
+                            break;
+                        }
+                        metrics.frames_out.inc_by(n);
+                        metrics.bytes_out.inc_by(batch.bytes as u64);
+                    }
+                    // A close was asked for while the socket was full: the frames in flight
+                    // are given up and the close frame is sent next.
+                    _ = out.closing().cancelled() => break,
+                }
+            }
+            _ = &mut timer => {
+                match awaiting.take() {
+                    None => {
+                        let sent = out.now_ms();
+                        let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
+                        if !Box::pin(send_with_timeout(&mut socket, ping)).await {
+                            break;
+                        }
+                        let now = tokio::time::Instant::now();
+                        awaiting = Some((sent, now));
+                        timer.as_mut().reset(now + limits.pong_timeout());
+                    }
+                    Some((sent, at)) => {
+                        if out.last_seen_ms() < sent {
+                            metrics.dead_peers.inc();
+                            out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
+                            break;
+                        }
+                        let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
+                        timer.as_mut().reset(next);
+                    }
+                }
+            }
+            msg = socket.recv() => {
                 let Some(msg) = msg else { break };
                 out.seen();
                 match msg {
@@ -140,11 +201,25 @@ async fn run(socket: WebSocket, state: AppState, claims: Option<Claims>, _permit
         out.close(Disconnect::RESTARTING);
     }
     Box::pin(session.close()).await;
-    // Ends the writer: it sends the close frame when there is a reason, or just stops.
     out.closing().cancel();
-    let _ = writer.await;
+    // What is still queued goes out before the close frame, unless the client is too slow for it.
+    let batch = out.take();
+    unsent.extend(batch.frames);
+    match batch.close {
+        Some(reason) => Box::pin(finish(&mut socket, unsent, reason, &state)).await,
+        None if !unsent.is_empty() => {
+            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async {
+                for frame in unsent {
+                    socket.feed(Message::Text(frame)).await?;
+                }
+                socket.flush().await
+            }))
+            .await;
+        }
+        None => {}
+    }
     // Keep reading until the peer answers the close frame, so the handshake completes.
-    let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while stream.next().await.is_some() {} })).await;
+    let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while socket.next().await.is_some() {} })).await;
     metrics.connections.dec();
 }
 
@@ -153,91 +228,12 @@ fn is_too_big(e: axum::Error) -> bool {
     matches!(inner.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, out: Arc<Outbound>, state: AppState) {
-    let limits = &state.config.limits;
-    let metrics = &state.metrics;
-    // One timer serves both the next ping and, while one is outstanding, the pong deadline.
-    let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
-    // The outstanding ping: when it was sent, in connection time and as an instant.
-    let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
-    loop {
-        tokio::select! {
-            _ = out.ready() => {}
-            _ = out.closing().cancelled() => {}
-            _ = &mut timer => {
-                match awaiting.take() {
-                    None => {
-                        let sent = out.now_ms();
-                        let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
-                        if !Box::pin(send_with_timeout(&mut sink, ping)).await {
-                            out.closing().cancel();
-                            return;
-                        }
-                        let now = tokio::time::Instant::now();
-                        awaiting = Some((sent, now));
-                        timer.as_mut().reset(now + limits.pong_timeout());
-                    }
-                    Some((sent, at)) => {
-                        if out.last_seen_ms() < sent {
-                            metrics.dead_peers.inc();
-                            out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
-                            return;
-                        }
-                        let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
-                        timer.as_mut().reset(next);
-                    }
-                }
-                continue;
-            }
-        }
-        let batch = out.take();
-        let close = batch.close.or_else(|| state.shutdown.is_cancelled().then_some(Disconnect::RESTARTING));
-        if let Some(reason) = close {
-            Box::pin(finish(&mut sink, batch.frames, reason, &state)).await;
-            return;
-        }
-        if batch.frames.is_empty() {
-            if out.closing().is_cancelled() {
-                // Cancelled without a reason: the reader is done and nothing more will come.
-                return;
-            }
-            continue;
-        }
-        let n = batch.frames.len() as u64;
-        let write = Box::pin(async {
-            for frame in batch.frames {
-                sink.feed(Message::Text(frame)).await?;
-            }
-            sink.flush().await
-        });
-        tokio::select! {
-            result = write => {
-                if result.is_err() {
-                    out.closing().cancel();
-                    return;
-                }
-                metrics.frames_out.inc_by(n);
-                metrics.bytes_out.inc_by(batch.bytes as u64);
-            }
-            _ = out.closing().cancelled() => {
-                // A close was asked for while the socket was full; the loop sends it next.
-                continue;
-            }
-        }
-    }
-}
-
-async fn send_with_timeout(sink: &mut SplitSink<WebSocket, Message>, msg: Message) -> bool {
-    matches!(tokio::time::timeout(CLOSE_TIMEOUT, sink.send(msg)).await, Ok(Ok(())))
+async fn send_with_timeout(socket: &mut WebSocket, msg: Message) -> bool {
+    matches!(tokio::time::timeout(CLOSE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
 }
 
 /// Sends what is still queued (unless the client is too slow for it) and the close frame.
-async fn finish(
-    sink: &mut SplitSink<WebSocket, Message>,
-    frames: std::collections::VecDeque<Utf8Bytes>,
-    reason: Disconnect,
-    state: &AppState,
-) {
+async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Disconnect, state: &AppState) {
     let code = reason.code as u16;
     state.metrics.closes.get_or_create(&CloseLabels { code }).inc();
     if reason.code == CloseCode::TooSlow {
@@ -248,10 +244,10 @@ async fn finish(
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         if !skip_frames {
             for frame in frames {
-                sink.feed(Message::Text(frame)).await?;
+                socket.feed(Message::Text(frame)).await?;
             }
         }
-        sink.send(close).await
+        socket.send(close).await
     })
     .await;
 }
