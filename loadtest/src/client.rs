@@ -129,10 +129,14 @@ impl Target {
 
     /// The same target with `?token=<token>` as its query (any other query is dropped),
     /// or without a query when `token` is `None`.
-    /// A Socket.IO target keeps its query (`EIO=4&transport=websocket`) and gets no token.
+    /// A Socket.IO target keeps its query (`EIO=4&transport=websocket`) and gets `&token=<token>`.
     pub fn with_token(&self, token: Option<&str>) -> Self {
         if self.transport == Transport::SocketIo {
-            return self.clone();
+            let url = match token {
+                Some(t) => format!("{}&token={t}", self.url),
+                None => self.url.clone(),
+            };
+            return Self { url, addr: self.addr, transport: self.transport };
         }
         let base = self.url.split_once('?').map_or(self.url.as_str(), |(b, _)| b);
         let url = match token {

@@ -155,6 +155,18 @@ impl Api {
         Ok(v["summary"].clone())
     }
 
+    /// The stored orders of an offer on a peer server (`GET /orders?offer=<id>`).
+    pub async fn peer_orders(&self, offer: &str) -> anyhow::Result<Vec<Value>> {
+        let v = self.send("peer orders", self.get(&format!("/orders?offer={offer}"), None)).await?;
+        v.as_array().cloned().context("peer orders: not a JSON array")
+    }
+
+    /// A peer server's counters for an offer (`GET /summary?offer=<id>&show=<id>`): orders, units.
+    pub async fn peer_summary(&self, offer: &str, show: &str) -> anyhow::Result<(i64, i64)> {
+        let v = self.send("peer summary", self.get(&format!("/summary?offer={offer}&show={show}"), None)).await?;
+        Ok((v["orders"].as_i64().unwrap_or(0), v["units"].as_i64().unwrap_or(0)))
+    }
+
     /// Every order of the signed-in seller, oldest first (`GET /api/seller/orders`,
     /// 1000 a page, following `next_cursor` with `after`).
     pub async fn seller_orders(&self, token: &str) -> anyhow::Result<Vec<Value>> {

@@ -44,12 +44,20 @@ impl SpawnedServer {
     }
 
     /// Starts a peer server, `node <script> --port <free port>` (the script also gets
-    /// `PORT` and `HOST=127.0.0.1`), and waits for its `GET /healthz` like [`SpawnedServer::start`].
-    pub async fn start_node(node: &Path, script: &Path, log: PathBuf, ready_timeout: Duration) -> anyhow::Result<Self> {
+    /// `PORT`, `HOST=127.0.0.1` and `env`), and waits for its `GET /healthz` like
+    /// [`SpawnedServer::start`].
+    pub async fn start_node(
+        node: &Path,
+        script: &Path,
+        env: &[(&str, String)],
+        log: PathBuf,
+        ready_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let port = free_local_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut command = Command::new(node);
         command.arg(script).arg("--port").arg(port.to_string()).env("PORT", port.to_string()).env("HOST", "127.0.0.1");
+        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         Self::launch(command, &format!("{} {}", node.display(), script.display()), addr, log, ready_timeout).await
     }
 

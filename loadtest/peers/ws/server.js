@@ -1,5 +1,6 @@
-// A minimal Node `ws` server speaking the JSON the load generator uses in the `idle` and
-// `fanout` scenarios, as a comparison peer for ocop-live (see BENCHMARKS.md, "Peers").
+// A minimal Node `ws` server speaking the JSON the load generator uses in the `idle`,
+// `fanout` and `flash-sale` scenarios, as a comparison peer for ocop-live (see BENCHMARKS.md,
+// "Peers").
 //
 //   on connect:  {"ev":"hello","data":{"conn":"c1","protocol":1}}
 //   subscribe:   {"id":1,"op":"subscribe","ch":"show:x"}
@@ -9,11 +10,16 @@
 //             -> the sender gets {"re":2,"ok":true,"data":{"msg_id":"m1"}}
 //   GET /healthz on the same port answers 200.
 //
+// With REDIS_URL and ORDER_SCRIPT set, it also runs the flash sale of ../common/sale.js
+// (offer.start, order.place, GET /orders, GET /summary); `?token=<id>` in the WebSocket URL
+// names the user ("seller" or a buyer id).
+//
 // Usage: node server.js [--port N]   (or PORT=N; default 8090; HOST default 127.0.0.1)
 'use strict';
 
 const http = require('node:http');
 const { WebSocketServer } = require('ws');
+const { createSale } = require('../common/sale.js');
 
 function portFromArgs() {
   const i = process.argv.indexOf('--port');
@@ -29,6 +35,8 @@ const host = process.env.HOST || '127.0.0.1';
 const channels = new Map();
 let nextConn = 0;
 let nextMsg = 0;
+/** The flash sale, when REDIS_URL is set. */
+let sale = null;
 
 function channel(name) {
   let c = channels.get(name);
@@ -37,6 +45,14 @@ function channel(name) {
     channels.set(name, c);
   }
   return c;
+}
+
+/** Sends the event `ev` to every subscriber of channel `name`, with the channel's next offset. */
+function publish(name, ev, data) {
+  const c = channel(name);
+  c.off += 1;
+  const frame = JSON.stringify({ ch: name, ev, off: c.off, data });
+  for (const sub of c.subs) sub.send(frame);
 }
 
 function reply(ws, id, data) {
@@ -48,6 +64,7 @@ function fail(ws, id, code, message) {
 }
 
 const server = http.createServer((req, res) => {
+  if (sale && sale.http(req, res)) return;
   if (req.url === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok\n');
@@ -59,9 +76,10 @@ const server = http.createServer((req, res) => {
 
 const wss = new WebSocketServer({ server, perMessageDeflate: false, clientTracking: false });
 
-wss.on('connection', (ws) => {
+wss.on('connection', (ws, req) => {
   nextConn += 1;
   ws.subs = new Set();
+  ws.user = new URL(req.url, 'http://peer').searchParams.get('token') || null;
   ws.send(JSON.stringify({ ev: 'hello', data: { conn: `c${nextConn}`, protocol: 1 } }));
 
   ws.on('message', (raw, isBinary) => {
@@ -91,19 +109,25 @@ wss.on('connection', (ws) => {
         if (typeof msg.show !== 'string' || typeof msg.text !== 'string') {
           return fail(ws, id, 'bad_request', 'show and text are required');
         }
-        const name = `show:${msg.show}`;
-        const c = channel(name);
-        c.off += 1;
         nextMsg += 1;
         const msgId = `m${nextMsg}`;
-        const frame = JSON.stringify({
-          ch: name,
-          ev: 'chat',
-          off: c.off,
-          data: { msg_id: msgId, user: { id: 'u0', name: 'peer', role: 'guest' }, text: msg.text, at: Date.now() },
+        publish(`show:${msg.show}`, 'chat', {
+          msg_id: msgId,
+          user: { id: 'u0', name: 'peer', role: 'guest' },
+          text: msg.text,
+          at: Date.now(),
         });
-        for (const sub of c.subs) sub.send(frame);
         return reply(ws, id, { msg_id: msgId });
+      }
+      case 'offer.start':
+      case 'order.place': {
+        if (!sale) return fail(ws, id, 'unavailable', 'the flash sale needs REDIS_URL and ORDER_SCRIPT');
+        const op = msg.op === 'offer.start' ? sale.offerStart : sale.orderPlace;
+        op(msg, ws.user).then(
+          (data) => reply(ws, id, data),
+          (e) => fail(ws, id, e.code || 'internal', e.message),
+        );
+        return undefined;
       }
       default:
         return fail(ws, id, 'unknown_op', `unknown op ${msg.op}`);
@@ -120,8 +144,25 @@ wss.on('connection', (ws) => {
   ws.on('error', () => {});
 });
 
-server.listen(port, host, () => {
-  console.log(`peer ws listening on ${host}:${server.address().port}`);
+async function main() {
+  if (process.env.REDIS_URL) {
+    const { createClient } = require('redis');
+    sale = await createSale({
+      createClient,
+      redisUrl: process.env.REDIS_URL,
+      scriptPath: process.env.ORDER_SCRIPT,
+      publish,
+    });
+    console.log(`flash sale on ${process.env.REDIS_URL}`);
+  }
+  server.listen(port, host, () => {
+    console.log(`peer ws listening on ${host}:${server.address().port}`);
+  });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
 });
 
 function shutdown() {

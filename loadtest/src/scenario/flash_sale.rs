@@ -13,6 +13,11 @@
 //! - every `order.place` answered, with no error but `sold_out`, `limit_reached`,
 //!   `insufficient_stock`;
 //! - the seller's live feed (`seller:<id>`) carried every acknowledged order.
+//!
+//! With `--peer`, the same run goes to a Node peer (`loadtest/peers/`) that places orders
+//! with ocop-live's order script on Redis (`--peer-redis-url`): buyers are named by their
+//! token instead of registering, and the stored orders and counters come from the peer's
+//! `GET /orders` and `GET /summary`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -30,9 +35,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{sleep, timeout};
 
-use super::{ConnArgs, Progress, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
+use super::{ConnArgs, PEER_SHOW, Peer, PeerArgs, Progress, ServerArgs, ServerUnderTest, ShowArgs, pick_source};
 use crate::client::{Client, ClientError, Event, Target};
-use crate::http::Account;
+use crate::http::{Account, Api};
 use crate::stats::{Latencies, LatencySummary, Tally, Timeline, TimelinePoint};
 
 /// Refusals a correct server gives in a flash sale.
@@ -94,6 +99,68 @@ pub struct FlashSaleArgs {
 
     #[command(flatten)]
     pub show: ShowArgs,
+
+    #[command(flatten)]
+    pub peer: PeerArgs,
+}
+
+/// The show, the seller and where the stored orders are read: ocop-live's REST API, or a peer.
+struct Sale {
+    show_id: String,
+    product_id: String,
+    seller_token: String,
+    seller_id: String,
+    store: Store,
+}
+
+enum Store {
+    /// `GET /api/seller/orders` and the show summary, as the seller.
+    Rest { api: Api },
+    /// The peer's `GET /orders` and `GET /summary`.
+    Peer { api: Api },
+}
+
+impl Sale {
+    async fn prepare(sut: &ServerUnderTest, args: &FlashSaleArgs, tag: &str) -> anyhow::Result<Self> {
+        if args.peer.peer.is_some() {
+            return Ok(Self {
+                show_id: PEER_SHOW.to_owned(),
+                product_id: format!("peer-product-{tag}"),
+                seller_token: "seller".to_owned(),
+                seller_id: "peer-seller".to_owned(),
+                store: Store::Peer { api: Api::for_target(sut.target())? },
+            });
+        }
+        let setup = super::setup_show(sut, &args.show, args.units, tag).await?;
+        Ok(Self {
+            seller_id: setup.seller.seller_id.clone().context("the seller account has no seller_id")?,
+            show_id: setup.show_id,
+            product_id: setup.product_id,
+            seller_token: setup.seller.token,
+            store: Store::Rest { api: setup.api },
+        })
+    }
+
+    /// The stored orders of the offer.
+    async fn stored_orders(&self, offer: &str) -> anyhow::Result<Vec<Value>> {
+        let all = match &self.store {
+            Store::Rest { api } => api.seller_orders(&self.seller_token).await?,
+            Store::Peer { api } => api.peer_orders(offer).await?,
+        };
+        Ok(all.into_iter().filter(|o| o["offer_id"] == offer).collect())
+    }
+
+    /// Orders and units of the offer as the server counts them (the show summary).
+    async fn counted(&self, offer: &str) -> anyhow::Result<(i64, i64)> {
+        match &self.store {
+            Store::Rest { api } => {
+                let s = api.show_summary(&self.seller_token, &self.show_id).await?;
+                let line = s["offers"].as_array().and_then(|l| l.iter().find(|l| l["id"] == offer));
+                Ok(line.map_or((0, 0), |l| (l["orders"].as_i64().unwrap_or(0), l["units"].as_i64().unwrap_or(0))))
+            }
+            Store::Peer { api } => api.peer_summary(offer, &self.show_id).await,
+        }
+    }
 }
 
 /// What one buyer's `order.place` got.
@@ -274,6 +341,8 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 pub struct FlashSaleReport {
     pub scenario: &'static str,
+    /// The peer server measured instead of ocop-live, if any.
+    pub peer: Option<Peer>,
     pub urls: Vec<String>,
     pub server_args: Vec<String>,
     pub show_id: String,
@@ -327,7 +396,15 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<ExitCode> {
     );
     super::ensure_fd_budget(args.buyers + 16)?;
     let defaults = [("--max-connections", (args.buyers + 100).max(19_000).to_string())];
-    let sut = ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?;
+    let sut = if args.peer.peer.is_some() {
+        anyhow::ensure!(
+            args.peer.peer_redis_url.is_some() || !args.peer.spawn_peer,
+            "a spawned peer runs the flash sale on Redis: give --peer-redis-url"
+        );
+        ServerUnderTest::prepare_peer(&args.conn, &args.server, &args.peer).await?
+    } else {
+        ServerUnderTest::prepare(&args.conn, &args.server, &defaults).await?
+    };
     let measured = measure(&args, accounts, &sut).await;
     let server_exit = sut.finish().await;
     let mut report = measured?;
@@ -362,12 +439,16 @@ fn demand(buyers: usize, accounts: usize, limit: i64, qty: i64) -> i64 {
 async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -> anyhow::Result<FlashSaleReport> {
     let n = args.buyers;
     let tag = super::run_tag();
-    let setup = super::setup_show(sut, &args.show, args.units, &tag).await?;
+    let setup = Sale::prepare(sut, args, &tag).await?;
     let sources = super::source_addrs(n, args.conn.sources, sut.target())?;
     let step_timeout = args.conn.step_timeout();
 
-    // 1. Buyer accounts, before anything is timed.
-    eprintln!("registering {accounts} buyers ({} at a time)", args.register_concurrency);
+    // 1. Buyer accounts, before anything is timed (a peer takes the token as the buyer's id).
+    if args.peer.peer.is_some() {
+        eprintln!("{accounts} buyers named by their token");
+    } else {
+        eprintln!("registering {accounts} buyers ({} at a time)", args.register_concurrency);
+    }
     let registered = Arc::new(AtomicU64::new(0));
     let progress = Progress::start({
         let registered = registered.clone();
@@ -375,10 +456,15 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     });
     let register_started = Instant::now();
     let apis: Vec<_> = sut.targets.iter().map(crate::http::Api::for_target).collect::<anyhow::Result<Vec<_>>>()?;
+    let peer = args.peer.peer.is_some();
     let buyer_accounts: Vec<anyhow::Result<Account>> = futures_util::stream::iter(0..accounts)
         .map(|i| {
             let (api, tag, registered) = (&apis[i % apis.len()], &tag, &registered);
             async move {
+                if peer {
+                    registered.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Account { token: format!("b{i}-{tag}"), seller_id: None });
+                }
                 let a = api
                     .register_buyer(
                         &format!("Người mua {i}"),
@@ -464,12 +550,14 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     eprintln!("{connected}/{n} buyers connected in {connect_secs:.2} s");
 
     // 3. The seller opens the offer.
-    let seller_target = sut.target().with_token(Some(&setup.seller.token));
+    let seller_target = sut.target().with_token(Some(&setup.seller_token));
     let mut seller = Client::connect(&seller_target, None, step_timeout).await.context("seller cannot connect")?;
-    seller.subscribe(&setup.channel, step_timeout).await.context("seller cannot subscribe to the show")?;
-    let seller_id = setup.seller.seller_id.clone().context("the seller account has no seller_id")?;
     seller
-        .subscribe(&format!("seller:{seller_id}"), step_timeout)
+        .subscribe(&format!("show:{}", setup.show_id), step_timeout)
+        .await
+        .context("seller cannot subscribe to the show")?;
+    seller
+        .subscribe(&format!("seller:{}", setup.seller_id), step_timeout)
         .await
         .context("seller cannot subscribe to the order feed")?;
     let mut fields = Map::new();
@@ -561,14 +649,8 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     })
     .await;
     sleep(Duration::from_millis(500)).await;
-    let stored: Vec<Value> = setup
-        .api
-        .seller_orders(&setup.seller.token)
-        .await?
-        .into_iter()
-        .filter(|o| o["offer_id"] == offer_id.as_str())
-        .collect();
-    let summary = setup.api.show_summary(&setup.seller.token, &setup.show_id).await;
+    let stored = setup.stored_orders(&offer_id).await?;
+    let counted = setup.counted(&offer_id).await;
     let _ = stop_tx.send(true);
     let _ = timeout(Duration::from_secs(10), seller_reader).await;
     if timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await.is_err() {
@@ -656,11 +738,9 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
             feed.orders.len()
         ),
     });
-    match &summary {
-        Ok(s) => {
-            let line = s["offers"].as_array().and_then(|l| l.iter().find(|l| l["id"] == offer_id.as_str()));
-            let (orders, units) =
-                line.map_or((0, 0), |l| (l["orders"].as_i64().unwrap_or(0), l["units"].as_i64().unwrap_or(0)));
+    match &counted {
+        Ok((orders, units)) => {
+            let (orders, units) = (*orders, *units);
             checks.push(Check {
                 name: "show summary agrees",
                 ok: orders == stored_ids.len() as i64 && units == units_stored,
@@ -681,6 +761,7 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     let sell_secs = sell_end.as_secs_f64();
     Ok(FlashSaleReport {
         scenario: "flash-sale",
+        peer: args.peer.peer,
         urls: sut.targets.iter().map(|t| t.url.clone()).collect(),
         server_args: sut.server_args.clone(),
         show_id: setup.show_id.clone(),
@@ -723,6 +804,9 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
 
 #[allow(clippy::print_stdout, reason = "the summary is the program's output")]
 fn print_summary(r: &FlashSaleReport) {
+    if let Some(peer) = r.peer {
+        println!("peer: {}", peer.name());
+    }
     println!(
         "flash-sale: {} buyers ({} accounts) over {} node(s); offer of {} units, limit {} per buyer, {} per order; trigger {:?}",
         r.buyers,
@@ -733,10 +817,17 @@ fn print_summary(r: &FlashSaleReport) {
         r.qty,
         r.trigger
     );
-    println!(
-        "  set-up: {} buyers registered in {:.2} s ({:.0}/s); {}/{} connected in {:.2} s",
-        r.accounts, r.register_secs, r.registrations_per_sec, r.connected, r.buyers, r.connect_secs
-    );
+    if r.peer.is_some() {
+        println!(
+            "  set-up: {} buyers named by their token; {}/{} connected in {:.2} s",
+            r.accounts, r.connected, r.buyers, r.connect_secs
+        );
+    } else {
+        println!(
+            "  set-up: {} buyers registered in {:.2} s ({:.0}/s); {}/{} connected in {:.2} s",
+            r.accounts, r.register_secs, r.registrations_per_sec, r.connected, r.buyers, r.connect_secs
+        );
+    }
     println!(
         "  replies {} in {:.3} s ({:.0}/s); placed {} ({} units) in {:.3} s ({:.0}/s); refused: {}; no reply: {}",
         r.replies,

@@ -171,6 +171,12 @@ pub struct PeerArgs {
     /// in the temporary directory.
     #[arg(long, value_name = "PATH", requires = "spawn_peer")]
     pub peer_log: Option<PathBuf>,
+
+    /// Redis for the spawned peer (its `REDIS_URL`): the Socket.IO peer then uses
+    /// @socket.io/redis-adapter, and both peers run the flash sale on it, with the order script
+    /// of ocop-live written to a temporary file (`ORDER_SCRIPT`). Needed for `flash-sale`.
+    #[arg(long, value_name = "URL", requires = "spawn_peer")]
+    pub peer_redis_url: Option<String>,
 }
 
 /// The server under test, as resolved at start-up: one or more nodes.
@@ -293,10 +299,23 @@ impl ServerUnderTest {
             Some(p) => p.clone(),
             None => std::env::temp_dir().join(format!("ocop-live-loadtest-{}-{}.log", std::process::id(), peer.name())),
         };
+        let mut env = Vec::new();
+        if let Some(url) = &peer_args.peer_redis_url {
+            let lua = std::env::temp_dir().join(format!("ocop-live-loadtest-{}-order.lua", std::process::id()));
+            std::fs::write(&lua, ocop_live::engine::sales_redis::place_offer_lua())
+                .with_context(|| format!("cannot write {}", lua.display()))?;
+            env.push(("REDIS_URL", url.clone()));
+            env.push(("ORDER_SCRIPT", lua.display().to_string()));
+        }
         eprintln!("starting {} {} (log: {})", peer_args.node.display(), script.display(), log.display());
-        let node =
-            SpawnedServer::start_node(&peer_args.node, &script, log, Duration::from_secs(server.server_ready_secs))
-                .await?;
+        let node = SpawnedServer::start_node(
+            &peer_args.node,
+            &script,
+            &env,
+            log,
+            Duration::from_secs(server.server_ready_secs),
+        )
+        .await?;
         eprintln!("peer {} pid {} is up on {}", peer.name(), node.pid, node.addr);
         let url = format!("ws://{}{}", node.addr, peer.path());
         let target = Target::resolve(&url).await?.with_transport(peer.transport());
