@@ -24,7 +24,7 @@ use crate::transport::outbound::Outbound;
 /// most connections are idle viewers whose commands are a few hundred bytes: the buffer is
 /// allocated and zero-filled whole on the first read, so its size is resident memory for every
 /// connection. A larger frame grows it to the frame's length (bounded by the message limit).
-const READ_BUFFER: usize = 512;
+const READ_BUFFER: usize = 256;
 /// Frames are collected up to this size before a write to the socket; a batch is flushed whole.
 const WRITE_BUFFER: usize = 8 * 1024;
 /// Time given to deliver a close frame (and the frames before it) to a peer that may be stuck.
@@ -87,9 +87,17 @@ fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool 
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
-async fn run(mut socket: WebSocket, state: AppState, claims: Option<Claims>, _permit: OwnedSemaphorePermit) {
-    let metrics = state.metrics.clone();
-    metrics.connections.inc();
+/// The connection's task. Not an `async fn`: the set-up runs before the future is built, so the
+/// future holds each value once (an `async fn` keeps its arguments twice, as upvars and as
+/// locals), and the hello frame is not kept alive in it. The task is an idle connection's
+/// largest allocation.
+fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    claims: Option<Claims>,
+    permit: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send {
+    state.metrics.connections.inc();
     let out = Arc::new(Outbound::new(state.config.limits.outbound_queue_bytes, state.shutdown.child_token()));
     let key = state.next_conn_key();
     let mut session = Session::new(state.clone(), key, claims, out.clone());
@@ -104,123 +112,125 @@ async fn run(mut socket: WebSocket, state: AppState, claims: Option<Claims>, _pe
         },
     };
     out.push(Utf8Bytes::from(serde_json::to_string(&hello).unwrap_or_default()));
-
-    // One task per connection reads commands, writes what is queued and pings, so an idle
-    // connection costs one task. Reading pauses while a batch is written and while a command
-    // runs; frames queued meanwhile go out in the next batch.
-    let limits = &state.config.limits;
-    // One timer serves both the next ping and, while one is outstanding, the pong deadline.
-    let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
-    // The outstanding ping: when it was sent, in connection time and as an instant.
-    let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
-    // Frames taken from the queue but not written when the connection started closing.
-    let mut unsent = VecDeque::new();
-    loop {
-        if out.closing().is_cancelled() {
-            break;
+    drop(hello);
+    async move {
+        // One task per connection reads commands, writes what is queued and pings, so an idle
+        // connection costs one task. Reading pauses while a batch is written and while a command
+        // runs; frames queued meanwhile go out in the next batch.
+        let limits = &state.config.limits;
+        // One timer serves both the next ping and, while one is outstanding, the pong deadline.
+        let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
+        // The outstanding ping: when it was sent, in connection time and as an instant.
+        let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
+        // The loop's value: frames taken from the queue but not written when the connection
+        // started closing.
+        let mut unsent = loop {
+            if out.closing().is_cancelled() {
+                break VecDeque::new();
+            }
+            tokio::select! {
+                // Also cancelled by server shutdown: the token is a child of it.
+                _ = out.closing().cancelled() => break VecDeque::new(),
+                _ = out.ready() => {
+                    let batch = out.take();
+                    if batch.close.is_some() {
+                        break batch.frames;
+                    }
+                    if batch.frames.is_empty() {
+                        continue;
+                    }
+                    let n = batch.frames.len() as u64;
+                    let write = Box::pin(async {
+                        for frame in batch.frames {
+                            socket.feed(Message::Text(frame)).await?;
+                        }
+                        socket.flush().await
+                    });
+                    tokio::select! {
+                        result = write => {
+                            if result.is_err() {
+                                break VecDeque::new();
+                            }
+                            state.metrics.frames_out.inc_by(n);
+                            state.metrics.bytes_out.inc_by(batch.bytes as u64);
+                        }
+                        // A close was asked for while the socket was full: the frames in flight
+                        // are given up and the close frame is sent next.
+                        _ = out.closing().cancelled() => break VecDeque::new(),
+                    }
+                }
+                _ = &mut timer => {
+                    match awaiting.take() {
+                        None => {
+                            let sent = out.now_ms();
+                            let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
+                            if !Box::pin(send_with_timeout(&mut socket, ping)).await {
+                                break VecDeque::new();
+                            }
+                            let now = tokio::time::Instant::now();
+                            awaiting = Some((sent, now));
+                            timer.as_mut().reset(now + limits.pong_timeout());
+                        }
+                        Some((sent, at)) => {
+                            if out.last_seen_ms() < sent {
+                                state.metrics.dead_peers.inc();
+                                out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
+                                break VecDeque::new();
+                            }
+                            let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
+                            timer.as_mut().reset(next);
+                        }
+                    }
+                }
+                msg = socket.recv() => {
+                    let Some(msg) = msg else { break VecDeque::new() };
+                    out.seen();
+                    match msg {
+                        Ok(Message::Text(text)) => {
+                            state.metrics.frames_in.inc();
+                            // Boxed: the command's state lives only while it runs, keeping every
+                            // idle connection's task small.
+                            Box::pin(session.handle_text(text.as_str())).await;
+                        }
+                        Ok(Message::Binary(_)) => out.close(Disconnect::BINARY),
+                        Ok(Message::Ping(_) | Message::Pong(_)) => {}
+                        Ok(Message::Close(_)) => break VecDeque::new(),
+                        Err(e) => {
+                            if is_too_big(e) {
+                                out.close(Disconnect::TOO_BIG);
+                            }
+                            break VecDeque::new();
+                        }
+                    }
+                }
+            }
+        };
+        if state.shutdown.is_cancelled() {
+            out.close(Disconnect::RESTARTING);
         }
-        tokio::select! {
-            // Also cancelled by server shutdown: the token is a child of it.
-            _ = out.closing().cancelled() => break,
-            _ = out.ready() => {
-                let batch = out.take();
-                if batch.close.is_some() {
-                    unsent = batch.frames;
-                    break;
-                }
-                if batch.frames.is_empty() {
-                    continue;
-                }
-                let n = batch.frames.len() as u64;
-                let write = Box::pin(async {
-                    for frame in batch.frames {
+        Box::pin(session.close()).await;
+        out.closing().cancel();
+        // What is still queued goes out before the close frame, unless the client is too slow for it.
+        let batch = out.take();
+        unsent.extend(batch.frames);
+        match batch.close {
+            Some(reason) => Box::pin(finish(&mut socket, unsent, reason, &state)).await,
+            None if !unsent.is_empty() => {
+                let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    for frame in unsent {
                         socket.feed(Message::Text(frame)).await?;
                     }
                     socket.flush().await
-                });
-                tokio::select! {
-                    result = write => {
-                        if result.is_err() {
-                            break;
-                        }
-                        metrics.frames_out.inc_by(n);
-                        metrics.bytes_out.inc_by(batch.bytes as u64);
-                    }
-                    // A close was asked for while the socket was full: the frames in flight
-                    // are given up and the close frame is sent next.
-                    _ = out.closing().cancelled() => break,
-                }
+                }))
+                .await;
             }
-            _ = &mut timer => {
-                match awaiting.take() {
-                    None => {
-                        let sent = out.now_ms();
-                        let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
-                        if !Box::pin(send_with_timeout(&mut socket, ping)).await {
-                            break;
-                        }
-                        let now = tokio::time::Instant::now();
-                        awaiting = Some((sent, now));
-                        timer.as_mut().reset(now + limits.pong_timeout());
-                    }
-                    Some((sent, at)) => {
-                        if out.last_seen_ms() < sent {
-                            metrics.dead_peers.inc();
-                            out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
-                            break;
-                        }
-                        let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
-                        timer.as_mut().reset(next);
-                    }
-                }
-            }
-            msg = socket.recv() => {
-                let Some(msg) = msg else { break };
-                out.seen();
-                match msg {
-                    Ok(Message::Text(text)) => {
-                        metrics.frames_in.inc();
-                        // Boxed: the command's state lives only while it runs, keeping every
-                        // idle connection's task small.
-                        Box::pin(session.handle_text(text.as_str())).await;
-                    }
-                    Ok(Message::Binary(_)) => out.close(Disconnect::BINARY),
-                    Ok(Message::Ping(_) | Message::Pong(_)) => {}
-                    Ok(Message::Close(_)) => break,
-                    Err(e) => {
-                        if is_too_big(e) {
-                            out.close(Disconnect::TOO_BIG);
-                        }
-                        break;
-                    }
-                }
-            }
+            None => {}
         }
+        // Keep reading until the peer answers the close frame, so the handshake completes.
+        let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while socket.next().await.is_some() {} })).await;
+        state.metrics.connections.dec();
+        drop(permit);
     }
-    if state.shutdown.is_cancelled() {
-        out.close(Disconnect::RESTARTING);
-    }
-    Box::pin(session.close()).await;
-    out.closing().cancel();
-    // What is still queued goes out before the close frame, unless the client is too slow for it.
-    let batch = out.take();
-    unsent.extend(batch.frames);
-    match batch.close {
-        Some(reason) => Box::pin(finish(&mut socket, unsent, reason, &state)).await,
-        None if !unsent.is_empty() => {
-            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async {
-                for frame in unsent {
-                    socket.feed(Message::Text(frame)).await?;
-                }
-                socket.flush().await
-            }))
-            .await;
-        }
-        None => {}
-    }
-    // Keep reading until the peer answers the close frame, so the handshake completes.
-    let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while socket.next().await.is_some() {} })).await;
-    metrics.connections.dec();
 }
 
 fn is_too_big(e: axum::Error) -> bool {
