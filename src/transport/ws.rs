@@ -21,9 +21,10 @@ use crate::session::Session;
 use crate::transport::outbound::Outbound;
 
 /// Tungstenite's read buffer per connection, and the most it reads in one call. Small, because
-/// most connections are idle viewers whose commands are a few hundred bytes: the buffer is
-/// allocated and zero-filled whole on the first read, so its size is resident memory for every
-/// connection. A larger frame grows it to the frame's length (bounded by the message limit).
+/// most connections are idle viewers whose commands (subscribe, react, chat) are mostly shorter:
+/// the buffer is allocated and zero-filled whole on the first read, so its size is resident
+/// memory for every connection. A longer frame grows it to the frame's length (bounded by the
+/// message limit) and is read in a few calls.
 const READ_BUFFER: usize = 256;
 /// Frames are collected up to this size before a write to the socket; a batch is flushed whole.
 const WRITE_BUFFER: usize = 8 * 1024;
