@@ -78,6 +78,10 @@ struct Sub {
     out: Arc<Outbound>,
     /// Events that arrived while the subscriber's history was being read; None once active.
     pending: Option<Vec<(Option<StreamPosition>, Utf8Bytes)>>,
+    /// After activation: the position the subscriber was already sent (its history read may be
+    /// ahead of this node's delivery, as with Redis pub/sub), so later deliveries up to it are
+    /// skipped. Cleared by the first event past it.
+    sent_up_to: Option<Box<StreamPosition>>,
 }
 
 impl Hub {
@@ -100,7 +104,7 @@ impl Hub {
             None => Arc::from(channel),
         };
         let subs = shard.entry(name.clone()).or_default();
-        subs.subs.insert(conn, Sub { user, out, pending: Some(Vec::new()) });
+        subs.subs.insert(conn, Sub { user, out, pending: Some(Vec::new()), sent_up_to: None });
         name
     }
 
@@ -175,6 +179,8 @@ impl Hub {
         let Some(pending) = sub.pending.take() else {
             return;
         };
+        // Deliveries are in offset order: once one past `after` has arrived, none up to it can.
+        let mut caught_up = after.epoch.is_empty() && after.offset == 0;
         for (position, frame) in pending {
             match position {
                 None => {
@@ -182,6 +188,7 @@ impl Hub {
                 }
                 Some(p) if p.epoch == after.epoch || after.epoch.is_empty() => {
                     if p.offset > after.offset {
+                        caught_up = true;
                         sub.out.push(frame);
                     }
                 }
@@ -191,6 +198,9 @@ impl Hub {
                     return;
                 }
             }
+        }
+        if !caught_up {
+            sub.sent_up_to = Some(Box::new(after.clone()));
         }
     }
 
@@ -251,6 +261,13 @@ impl EventSink for Hub {
                     dropped += 1;
                 }
                 None => {
+                    if let (Some(sent), Some(p)) = (&sub.sent_up_to, &publication.position) {
+                        if p.epoch == sent.epoch && p.offset <= sent.offset {
+                            // Already in the subscriber's history reply.
+                            continue;
+                        }
+                        sub.sent_up_to = None;
+                    }
                     if !sub.out.push(frame.clone()) && sub.out.close_reason() == Some(Disconnect::SLOW) {
                         dropped += 1;
                     }
@@ -277,5 +294,60 @@ impl EventSink for Hub {
                 sub.out.close(Disconnect::RESYNC);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::sync::CancellationToken;
+
+    fn publication(channel: &str, offset: u64, epoch: &str) -> Publication {
+        let frame = format!(r#"{{"ch":"{channel}","ev":"chat","off":{offset},"data":{{}}}}"#);
+        Publication {
+            channel: channel.into(),
+            position: Some(StreamPosition { offset, epoch: epoch.to_owned() }),
+            frame: bytes::Bytes::from(frame),
+        }
+    }
+
+    fn offsets(out: &Outbound) -> Vec<u64> {
+        out.take()
+            .frames
+            .iter()
+            .map(|f| serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap()["off"].as_u64().unwrap())
+            .collect()
+    }
+
+    /// A history read can be ahead of this node's deliveries (Redis pub/sub lags behind a direct
+    /// read): what the subscriber was sent in its reply must not reach it again afterwards.
+    #[test]
+    fn deliveries_up_to_the_history_read_are_not_sent_again() {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let ch = "booth:0190f3c4-0000-7000-8000-00000000000a";
+        let out = Arc::new(Outbound::new(1 << 20, CancellationToken::new()));
+        hub.join(ch, 1, out.clone(), None);
+        hub.deliver(publication(ch, 4, "e1"));
+        // The reply carried everything up to 6; 5 and 6 reach this node only afterwards.
+        hub.activate(ch, 1, &StreamPosition { offset: 6, epoch: "e1".into() });
+        hub.deliver(publication(ch, 5, "e1"));
+        hub.deliver(publication(ch, 6, "e1"));
+        hub.deliver(publication(ch, 7, "e1"));
+        hub.deliver(publication(ch, 8, "e1"));
+        assert_eq!(offsets(&out), vec![7, 8]);
+    }
+
+    #[test]
+    fn buffered_deliveries_past_the_history_read_follow_it() {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let ch = "booth:0190f3c4-0000-7000-8000-00000000000b";
+        let out = Arc::new(Outbound::new(1 << 20, CancellationToken::new()));
+        hub.join(ch, 1, out.clone(), None);
+        for off in 3..=7 {
+            hub.deliver(publication(ch, off, "e1"));
+        }
+        hub.activate(ch, 1, &StreamPosition { offset: 5, epoch: "e1".into() });
+        hub.deliver(publication(ch, 8, "e1"));
+        assert_eq!(offsets(&out), vec![6, 7, 8]);
     }
 }
