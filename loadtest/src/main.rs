@@ -40,6 +40,10 @@ enum Command {
     /// All viewers drop and reconnect with jittered backoff while events are
     /// published; check that each recovers every missed event.
     ReconnectStorm(scenario::reconnect_storm::ReconnectStormArgs),
+    /// One process of a multi-process `idle` run (started by `idle --processes K`): opens its
+    /// share of the connections, reports on stdout, and closes them when told on stdin.
+    #[command(hide = true)]
+    IdleWorker(scenario::idle::WorkerArgs),
     /// Print the Lua script the server's Redis engine runs to place an order
     /// from an offer (KEYS: offer, idempotency, bought, order, log, index,
     /// stats), for running it directly, e.g. with `redis-benchmark`.
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Idle(args) => scenario::idle::run(args).await,
+            Command::IdleWorker(args) => scenario::idle::worker(args).await,
             Command::Fanout(args) => scenario::fanout::run(args).await,
             Command::FlashSale(args) => scenario::flash_sale::run(args).await,
             Command::JoinStorm(args) => scenario::join_storm::run(args).await,

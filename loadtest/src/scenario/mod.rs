@@ -332,11 +332,6 @@ impl ServerUnderTest {
         &self.targets[0]
     }
 
-    /// The first node's process id, when known.
-    pub fn pid(&self) -> Option<u32> {
-        self.pids.first().copied()
-    }
-
     /// The node for client number `i` (round robin).
     pub fn target_for(&self, i: usize) -> &Target {
         &self.targets[i % self.targets.len()]
