@@ -1,6 +1,6 @@
 //! This node's subscribers per channel, and the fan-out of one prepared frame to all of them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
@@ -38,10 +38,56 @@ type Shard = HashMap<Arc<str>, ChannelSubs>;
 /// Events a room may buffer while it loads: a show busier than this during one load is rebuilt.
 const MAX_ROOM_BUFFER: usize = 4096;
 
+/// Recent events kept per channel for subscribers that come back with `since`.
+const RECENT_FRAMES: usize = 128;
+const RECENT_BYTES: usize = 128 * 1024;
+
 #[derive(Default)]
 struct ChannelSubs {
     subs: HashMap<ConnKey, Sub>,
     room: RoomSlot,
+    recent: Recent,
+}
+
+/// The latest history-kept events this node delivered on a channel, without a gap, so a
+/// subscriber recovering with `since` is served here instead of by a history read (which, on
+/// Redis, is a round trip per subscriber and can be ahead of this node's delivery).
+#[derive(Default)]
+struct Recent {
+    epoch: String,
+    frames: VecDeque<(u64, Utf8Bytes)>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn push(&mut self, position: &StreamPosition, frame: &Utf8Bytes) {
+        let last = self.frames.back().map(|(o, _)| *o);
+        if position.epoch == self.epoch && last.is_some_and(|l| position.offset <= l) {
+            return;
+        }
+        if position.epoch != self.epoch || last.is_some_and(|l| position.offset != l + 1) {
+            // A new history, or a gap: start again from here.
+            self.frames.clear();
+            self.bytes = 0;
+            self.epoch.clone_from(&position.epoch);
+        }
+        self.frames.push_back((position.offset, frame.clone()));
+        self.bytes += frame.len();
+        while self.frames.len() > RECENT_FRAMES || self.bytes > RECENT_BYTES {
+            let Some((_, f)) = self.frames.pop_front() else { break };
+            self.bytes -= f.len();
+        }
+    }
+
+    /// The events after `since` and the position they end at, when they are all here.
+    fn since(&self, since: &StreamPosition) -> Option<(Vec<Utf8Bytes>, StreamPosition)> {
+        let (first, last) = (self.frames.front()?.0, self.frames.back()?.0);
+        if since.epoch != self.epoch || since.offset + 1 < first || since.offset > last {
+            return None;
+        }
+        let frames = self.frames.iter().filter(|(o, _)| *o > since.offset).map(|(_, f)| f.clone()).collect();
+        Some((frames, StreamPosition { offset: last, epoch: self.epoch.clone() }))
+    }
 }
 
 /// A channel's live state, for channels that keep one (shows).
@@ -169,6 +215,13 @@ impl Hub {
         }
     }
 
+    /// The events after `since` this node delivered on the channel and the position they end
+    /// at, when it still has all of them.
+    pub fn recent_since(&self, channel: &str, since: &StreamPosition) -> Option<(Vec<Utf8Bytes>, StreamPosition)> {
+        let shard = self.shard(channel).lock().unwrap();
+        shard.get(channel)?.recent.since(since)
+    }
+
     /// Starts live delivery after the subscriber was sent everything up to `after`: buffered
     /// events past it are queued now, in order, and later ones as they come.
     pub fn activate(&self, channel: &str, conn: ConnKey, after: &StreamPosition) {
@@ -238,6 +291,9 @@ impl EventSink for Hub {
         let Some(subs) = shard.get_mut(&*publication.channel) else {
             return;
         };
+        if let Some(position) = &publication.position {
+            subs.recent.push(position, &frame);
+        }
         let kicked = match &mut subs.room {
             RoomSlot::Absent => None,
             RoomSlot::Ready(room) => room.apply(publication.position.as_ref(), frame.as_bytes()),
@@ -335,6 +391,42 @@ mod tests {
         hub.deliver(publication(ch, 7, "e1"));
         hub.deliver(publication(ch, 8, "e1"));
         assert_eq!(offsets(&out), vec![7, 8]);
+    }
+
+    #[test]
+    fn recent_events_serve_a_returning_subscriber_only_when_none_is_missing() {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let ch = "booth:0190f3c4-0000-7000-8000-00000000000c";
+        let out = Arc::new(Outbound::new(1 << 20, CancellationToken::new()));
+        hub.join(ch, 1, out.clone(), None);
+        hub.activate(ch, 1, &StreamPosition { offset: 0, epoch: String::new() });
+        for off in 1..=5 {
+            hub.deliver(publication(ch, off, "e1"));
+        }
+        let at = |offset: u64, epoch: &str| StreamPosition { offset, epoch: epoch.to_owned() };
+        let (frames, position) = hub.recent_since(ch, &at(2, "e1")).expect("covered");
+        assert_eq!(frames.len(), 3);
+        assert!(frames[0].as_str().contains(r#""off":3"#));
+        assert_eq!(position, at(5, "e1"));
+        let (frames, position) = hub.recent_since(ch, &at(5, "e1")).expect("up to date");
+        assert!(frames.is_empty());
+        assert_eq!(position, at(5, "e1"));
+        // Another history, or a client ahead of this node: the engine's history decides.
+        assert!(hub.recent_since(ch, &at(2, "e0")).is_none());
+        assert!(hub.recent_since(ch, &at(6, "e1")).is_none());
+        // A gap starts the kept events again: nothing before it can be served.
+        hub.deliver(publication(ch, 8, "e1"));
+        assert!(hub.recent_since(ch, &at(5, "e1")).is_none());
+        assert_eq!(hub.recent_since(ch, &at(7, "e1")).map(|(f, _)| f.len()), Some(1));
+        // At most RECENT_FRAMES are kept.
+        for off in 9..9 + RECENT_FRAMES as u64 {
+            hub.deliver(publication(ch, off, "e1"));
+        }
+        assert!(hub.recent_since(ch, &at(7, "e1")).is_none());
+        assert_eq!(hub.recent_since(ch, &at(8, "e1")).map(|(f, _)| f.len()), Some(RECENT_FRAMES));
+        // Nobody left on the channel: nothing kept.
+        hub.leave(ch, 1);
+        assert!(hub.recent_since(ch, &at(8, "e1")).is_none());
     }
 
     #[test]

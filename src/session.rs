@@ -58,6 +58,11 @@ impl From<EngineError> for ReplyError {
     }
 }
 
+/// Missed events kept by this node's hub, as the reply carries them.
+fn recent_frames(events: Vec<Utf8Bytes>) -> Vec<Box<RawValue>> {
+    events.into_iter().filter_map(|frame| RawValue::from_string(frame.as_str().to_owned()).ok()).collect()
+}
+
 fn frames(events: Vec<bytes::Bytes>) -> Vec<Box<RawValue>> {
     events
         .into_iter()
@@ -342,6 +347,18 @@ impl Session {
         since: Option<Since>,
     ) -> Result<(SubscribeResult, StreamPosition), ReplyError> {
         let since = since.map(|s| StreamPosition { offset: s.off, epoch: s.epoch });
+        if let Some((events, position)) = since.as_ref().and_then(|s| self.state.hub.recent_since(name, s)) {
+            let snapshot = self.state.snapshots.snapshot(channel, self.user()).await?;
+            let snapshot = serde_json::value::to_raw_value(&snapshot).map_err(|_| ReplyError::internal())?;
+            let result = SubscribeResult {
+                epoch: position.epoch.clone(),
+                off: position.offset,
+                snapshot,
+                recovered: true,
+                missed: recent_frames(events),
+            };
+            return Ok((result, position));
+        }
         let history =
             timed(&self.state.metrics, "history", self.state.engine.broker.history(name, since.as_ref())).await?;
         let snapshot = self.state.snapshots.snapshot(channel, self.user()).await?;
@@ -392,6 +409,16 @@ impl Session {
         let snapshot = RawValue::from_string(snapshot.get().to_owned()).map_err(|_| ReplyError::internal())?;
         if let Some(since) = since {
             let since = StreamPosition { offset: since.off, epoch: since.epoch };
+            if let Some((events, position)) = hub.recent_since(name, &since) {
+                let result = SubscribeResult {
+                    epoch: position.epoch.clone(),
+                    off: position.offset,
+                    snapshot,
+                    recovered: true,
+                    missed: recent_frames(events),
+                };
+                return Ok((result, position));
+            }
             let history =
                 timed(&self.state.metrics, "history", self.state.engine.broker.history(name, Some(&since))).await?;
             if history.recovered {
