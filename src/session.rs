@@ -58,15 +58,15 @@ impl From<EngineError> for ReplyError {
     }
 }
 
-/// Missed events kept by this node's hub, as the reply carries them.
-fn recent_frames(events: Vec<Utf8Bytes>) -> Vec<Box<RawValue>> {
-    events.into_iter().filter_map(|frame| RawValue::from_string(frame.as_str().to_owned()).ok()).collect()
-}
-
-fn frames(events: Vec<bytes::Bytes>) -> Vec<Box<RawValue>> {
+/// Event frames (from the hub or the engine's history) as a reply carries them.
+fn frames<F: Into<bytes::Bytes>>(events: Vec<F>) -> Vec<Box<RawValue>> {
     events
         .into_iter()
-        .filter_map(|frame| String::from_utf8(frame.to_vec()).ok().and_then(|s| RawValue::from_string(s).ok()))
+        .filter_map(|frame| {
+            let frame: bytes::Bytes = frame.into();
+            let text = std::str::from_utf8(&frame).ok()?;
+            RawValue::from_string(text.to_owned()).ok()
+        })
         .collect()
 }
 
@@ -347,30 +347,19 @@ impl Session {
         since: Option<Since>,
     ) -> Result<(SubscribeResult, StreamPosition), ReplyError> {
         let since = since.map(|s| StreamPosition { offset: s.off, epoch: s.epoch });
-        if let Some((events, position)) = since.as_ref().and_then(|s| self.state.hub.recent_since(name, s)) {
-            let snapshot = self.state.snapshots.snapshot(channel, self.user()).await?;
-            let snapshot = serde_json::value::to_raw_value(&snapshot).map_err(|_| ReplyError::internal())?;
-            let result = SubscribeResult {
-                epoch: position.epoch.clone(),
-                off: position.offset,
-                snapshot,
-                recovered: true,
-                missed: recent_frames(events),
-            };
-            return Ok((result, position));
-        }
-        let history =
-            timed(&self.state.metrics, "history", self.state.engine.broker.history(name, since.as_ref())).await?;
+        let (missed, position, recovered) = match since.as_ref().and_then(|s| self.state.hub.recent_since(name, s)) {
+            Some((events, position)) => (frames(events), position, true),
+            None => {
+                let h = timed(&self.state.metrics, "history", self.state.engine.broker.history(name, since.as_ref()))
+                    .await?;
+                (frames(h.events), h.position, h.recovered)
+            }
+        };
         let snapshot = self.state.snapshots.snapshot(channel, self.user()).await?;
         let snapshot = serde_json::value::to_raw_value(&snapshot).map_err(|_| ReplyError::internal())?;
-        let result = SubscribeResult {
-            epoch: history.position.epoch.clone(),
-            off: history.position.offset,
-            snapshot,
-            recovered: history.recovered,
-            missed: frames(history.events),
-        };
-        Ok((result, history.position))
+        let result =
+            SubscribeResult { epoch: position.epoch.clone(), off: position.offset, snapshot, recovered, missed };
+        Ok((result, position))
     }
 
     /// A show: the room's snapshot and the offset it reflects, loading the room when this node
@@ -409,27 +398,23 @@ impl Session {
         let snapshot = RawValue::from_string(snapshot.get().to_owned()).map_err(|_| ReplyError::internal())?;
         if let Some(since) = since {
             let since = StreamPosition { offset: since.off, epoch: since.epoch };
-            if let Some((events, position)) = hub.recent_since(name, &since) {
+            let recovered = match hub.recent_since(name, &since) {
+                Some((events, position)) => Some((frames(events), position)),
+                None => {
+                    let h = timed(&self.state.metrics, "history", self.state.engine.broker.history(name, Some(&since)))
+                        .await?;
+                    h.recovered.then(|| (frames(h.events), h.position))
+                }
+            };
+            if let Some((missed, position)) = recovered {
                 let result = SubscribeResult {
                     epoch: position.epoch.clone(),
                     off: position.offset,
                     snapshot,
                     recovered: true,
-                    missed: recent_frames(events),
+                    missed,
                 };
                 return Ok((result, position));
-            }
-            let history =
-                timed(&self.state.metrics, "history", self.state.engine.broker.history(name, Some(&since))).await?;
-            if history.recovered {
-                let result = SubscribeResult {
-                    epoch: history.position.epoch.clone(),
-                    off: history.position.offset,
-                    snapshot,
-                    recovered: true,
-                    missed: frames(history.events),
-                };
-                return Ok((result, history.position));
             }
         }
         let result = SubscribeResult {

@@ -126,9 +126,6 @@ fn run(
         // The loop's value: frames taken from the queue but not written when the connection
         // started closing.
         let mut unsent = loop {
-            if out.closing().is_cancelled() {
-                break VecDeque::new();
-            }
             tokio::select! {
                 // Also cancelled by server shutdown: the token is a child of it.
                 _ = out.closing().cancelled() => break VecDeque::new(),
@@ -214,19 +211,7 @@ fn run(
         // What is still queued goes out before the close frame, unless the client is too slow for it.
         let batch = out.take();
         unsent.extend(batch.frames);
-        match batch.close {
-            Some(reason) => Box::pin(finish(&mut socket, unsent, reason, &state)).await,
-            None if !unsent.is_empty() => {
-                let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async {
-                    for frame in unsent {
-                        socket.feed(Message::Text(frame)).await?;
-                    }
-                    socket.flush().await
-                }))
-                .await;
-            }
-            None => {}
-        }
+        Box::pin(finish(&mut socket, unsent, batch.close, &state)).await;
         // Keep reading until the peer answers the close frame, so the handshake completes.
         let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while socket.next().await.is_some() {} })).await;
         state.metrics.connections.dec();
@@ -243,22 +228,29 @@ async fn send_with_timeout(socket: &mut WebSocket, msg: Message) -> bool {
     matches!(tokio::time::timeout(CLOSE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
 }
 
-/// Sends what is still queued (unless the client is too slow for it) and the close frame.
-async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Disconnect, state: &AppState) {
-    let code = reason.code as u16;
-    state.metrics.closes.get_or_create(&CloseLabels { code }).inc();
-    if reason.code == CloseCode::TooSlow {
-        state.metrics.slow_disconnects.inc();
+/// Sends what is still queued (unless the client is too slow for it) and, when the server ends
+/// the connection, the close frame with its reason.
+async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Option<Disconnect>, state: &AppState) {
+    if let Some(reason) = &reason {
+        state.metrics.closes.get_or_create(&CloseLabels { code: reason.code as u16 }).inc();
+        if reason.code == CloseCode::TooSlow {
+            state.metrics.slow_disconnects.inc();
+        }
     }
-    let skip_frames = reason.code == CloseCode::TooSlow;
-    let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason.reason) }));
+    let skip_frames = reason.as_ref().is_some_and(|r| r.code == CloseCode::TooSlow);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         if !skip_frames {
             for frame in frames {
                 socket.feed(Message::Text(frame)).await?;
             }
         }
-        socket.send(close).await
+        match reason {
+            Some(r) => {
+                let frame = CloseFrame { code: r.code as u16, reason: Utf8Bytes::from_static(r.reason) };
+                socket.send(Message::Close(Some(frame))).await
+            }
+            None => socket.flush().await,
+        }
     })
     .await;
 }
