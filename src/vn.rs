@@ -159,7 +159,8 @@ pub fn normalize_phone(input: &str) -> Result<String, PhoneError> {
         }
         format!("0{rest}")
     } else if digits.len() == 11 && digits.starts_with("84") {
-        format!("0{}", digits.trim_start_matches("84"))
+        // Only the country code goes: the national number may itself start with 84 (084…).
+        format!("0{}", &digits[2..])
     } else if digits.len() == 10 {
         digits
     } else {
@@ -541,6 +542,7 @@ mod tests {
         ("0712345678", "0712345678"),
         ("0812345678", "0812345678"),
         ("84 362 111 222", "0362111222"),
+        ("84 849 123 456", "0849123456"),
         ("0912\u{00A0}345\u{00A0}678", "0912345678"),
     ];
 
