@@ -41,21 +41,51 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             other => ApiError::BadRequest(other.body_text()),
         })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(v) => Ok(ApiJson(v)),
-            Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if inner.is_syntax() || inner.is_eof() {
-                    return Err(ApiError::BadRequest(format!("malformed JSON: {inner}")));
-                }
-                let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
-                // serde's message without its "at line 1 column 7" suffix.
-                let message = inner.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                Err(ApiError::Validation(FieldErrors::single(field, message)))
-            }
+        let error = match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => return Ok(ApiJson(v)),
+            Err(e) => e,
+        };
+        if error.inner().is_syntax() || error.inner().is_eof() {
+            return Err(ApiError::BadRequest(format!("malformed JSON: {}", error.into_inner())));
         }
+        // JSON has one kind of number: `2.0` is the integer 2 (as JSON Schema says), and a
+        // client's JSON library may well write it so. Read whole numbers written with a fraction
+        // or an exponent as integers, and keep the first error when that was not the problem.
+        if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && integers_for_whole_numbers(&mut value)
+        {
+            return serde_path_to_error::deserialize::<_, T>(value).map(ApiJson).map_err(field_error);
+        }
+        Err(field_error(error))
+    }
+}
+
+/// A body of the wrong shape: 400 naming the field.
+fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
+    // serde's message without its "at line 1 column 7" suffix.
+    let message = e.into_inner().to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    ApiError::Validation(FieldErrors::single(field, message))
+}
+
+/// Rewrites every whole number written as a float (`5.0`, `1e3`) as an integer; tells whether
+/// anything changed.
+fn integers_for_whole_numbers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            // Beyond 2^53 a float no longer spells one integer; such numbers are left as they are.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) else { return false };
+            // Exact: `f` is whole and within ±2^53, where every integer is a float.
+            *value = Value::from(f as i64);
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| integers_for_whole_numbers(v) | changed),
+        Value::Object(fields) => fields.values_mut().fold(false, |changed, v| integers_for_whole_numbers(v) | changed),
+        _ => false,
     }
 }
 

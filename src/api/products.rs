@@ -113,10 +113,11 @@ async fn list_products(
     if params.cursor.as_deref().is_some_and(|c| Uuid::parse_str(c).is_err()) {
         return Err(crate::domain::FieldErrors::single("cursor", "must come from next_cursor").into());
     }
-    if params.q.as_deref().is_some_and(|q| q.chars().count() > 100)
-        || params.province.as_deref().is_some_and(|p| p.chars().count() > 60)
-    {
+    if params.q.as_deref().is_some_and(|q| q.chars().count() > 100) {
         return Err(crate::domain::FieldErrors::single("q", "search text is at most 100 characters").into());
+    }
+    if params.province.as_deref().is_some_and(|p| p.chars().count() > 60) {
+        return Err(crate::domain::FieldErrors::single("province", "a province is at most 60 characters").into());
     }
     let query = ProductQuery {
         seller: params.seller,

@@ -139,8 +139,25 @@ async fn malformed_bodies_get_problem_documents_never_5xx() {
     api.get("/api/products?limit=0", None).await.problem(400);
     api.get("/api/products?group=weapons", None).await.problem(400);
     api.get("/api/products?cursor=abc", None).await.problem(400);
+    let province = "a".repeat(61);
+    assert!(api.get(&format!("/api/products?province={province}"), None).await.problem(400)["province"].is_string());
     api.get("/api/nowhere", None).await.problem(404);
     api.get("/api/me", Some("garbage")).await.problem(401);
+}
+
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_integers() {
+    let app = spawn_app().await;
+    let api = app.api();
+    let (seller, _) = api.register("seller").await;
+    let mut body = Api::product_body("Mật ong bạc hà Mèo Vạc");
+    body["price"] = json!(390000.0);
+    body["stock"] = json!(5e1);
+    let product = api.create_product(&seller, body).await;
+    assert_eq!((product["price"].as_i64(), product["stock"].as_i64()), (Some(390000), Some(50)));
+    let mut fraction = Api::product_body("x");
+    fraction["price"] = json!(1.5);
+    assert!(api.post("/api/products", Some(&seller), fraction).await.problem(400)["price"].is_string());
 }
 
 #[tokio::test]
