@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, Auth};
+use super::responses::TooManyAttempts;
 use crate::app::AppState;
 use crate::auth::{Role, User};
 use crate::domain::account::{Account, DeliveryContact, NewAccount};
@@ -112,9 +113,8 @@ fn issue(state: &AppState, user: User) -> AuthResponse {
 #[utoipa::path(post, path = "/api/auth/register", tag = "accounts", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Created and signed in", body = AuthResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The e-mail has an account", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyAttempts),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -137,6 +137,7 @@ async fn register(
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 401, description = "Wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyAttempts),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -154,6 +155,7 @@ async fn login(
     responses(
         (status = 200, description = "A guest token", body = AuthResponse),
         (status = 400, description = "Bad name", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyAttempts),
     ))]
 async fn guest(
     State(state): State<AppState>,
@@ -183,7 +185,6 @@ async fn me_of(state: &AppState, auth: &Auth) -> Result<MeResponse, ApiError> {
 #[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = MeResponse),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeResponse>, ApiError> {
     Ok(axum::Json(me_of(&state, &auth).await?))
@@ -193,8 +194,6 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeRe
 #[utoipa::path(put, path = "/api/me/delivery", tag = "accounts", security(("bearer" = [])), request_body = DeliveryContact,
     responses(
         (status = 200, description = "Saved", body = DeliveryResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a buyer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn set_delivery(
@@ -213,8 +212,6 @@ async fn set_delivery(
 #[utoipa::path(post, path = "/api/admin/users", tag = "accounts", security(("bearer" = [])), request_body = CreateUserRequest,
     responses(
         (status = 201, description = "Created", body = UserResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The e-mail has an account", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod orders;
 pub mod products;
+pub mod responses;
 pub mod shows;
 pub mod trace;
 
@@ -55,12 +56,14 @@ impl Modify for BearerAuth {
 
 /// The REST routes and their OpenAPI document.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::router())
         .merge(products::router())
         .merge(shows::router())
         .merge(orders::router())
         .split_for_parts();
+    // After the merge: the shared answers depend on each operation's parameters and security.
+    responses::SharedResponses.modify(&mut api);
     (router, api)
 }
 

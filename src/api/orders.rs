@@ -65,19 +65,27 @@ pub struct OrderResponse {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SellerOrderParams {
-    /// `csv` for a spreadsheet; JSON otherwise.
+    /// `csv` for a spreadsheet; `json` (the default) otherwise.
+    #[param(schema_with = order_format)]
     pub format: Option<String>,
     /// From `next_cursor`.
     pub after: Option<Uuid>,
     /// 1 to 1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+}
+
+fn order_format() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["json", "csv"]))
+        .build()
 }
 
 /// The caller's orders, oldest first.
 #[utoipa::path(get, path = "/api/me/orders", tag = "orders", security(("bearer" = [])),
     responses(
         (status = 200, description = "Orders", body = OrderList),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a buyer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<OrderList>, ApiError> {
@@ -90,6 +98,7 @@ async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<axum::Js
 #[utoipa::path(post, path = "/api/me/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "Cancelled", body = OrderResponse),
+        (status = 403, description = "Not a buyer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No longer cancellable", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -106,8 +115,10 @@ async fn cancel_my_order(
 /// The caller's (seller's) orders, oldest first; `?format=csv` for a spreadsheet.
 #[utoipa::path(get, path = "/api/seller/orders", tag = "orders", security(("bearer" = [])), params(SellerOrderParams),
     responses(
-        (status = 200, description = "Orders (JSON or CSV)", body = OrderList),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Orders: JSON, or CSV (one row per order item) with `format=csv`", content(
+            (OrderList = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn seller_orders(

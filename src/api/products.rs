@@ -80,8 +80,6 @@ fn seller_of(auth: &Auth) -> Result<Uuid, ApiError> {
 #[utoipa::path(post, path = "/api/products", tag = "catalog", security(("bearer" = [])), request_body = ProductInput,
     responses(
         (status = 201, description = "Created", body = ProductResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_product(
@@ -150,8 +148,6 @@ async fn get_product(
     request_body = ProductPatch,
     responses(
         (status = 200, description = "Updated", body = ProductResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -210,8 +206,6 @@ async fn get_seller(
 #[utoipa::path(put, path = "/api/seller/profile", tag = "catalog", security(("bearer" = [])), request_body = SellerProfileInput,
     responses(
         (status = 200, description = "Saved", body = SellerResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_profile(

@@ -74,8 +74,6 @@ pub struct ListParams {
 #[utoipa::path(post, path = "/api/shows", tag = "shows", security(("bearer" = [])), request_body = ShowInput,
     responses(
         (status = 201, description = "Created, scheduled", body = ShowResponse),
-        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_show(
@@ -127,7 +125,6 @@ async fn get_show(
 #[utoipa::path(post, path = "/api/shows/{id}/start", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "Live", body = ShowResponse),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the show's seller", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not scheduled", body = Problem, content_type = "application/problem+json"),
@@ -145,7 +142,6 @@ async fn start_show(
 #[utoipa::path(post, path = "/api/shows/{id}/end", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "Ended", body = ShowResponse),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the show's seller", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not live", body = Problem, content_type = "application/problem+json"),
@@ -168,7 +164,6 @@ async fn end_show(
 #[utoipa::path(get, path = "/api/shows/{id}/summary", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "The figures so far", body = SummaryResponse),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the seller, a moderator or an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -191,7 +186,6 @@ async fn show_summary(
 #[utoipa::path(get, path = "/api/shows/{id}/moderation", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "The log, oldest first", body = ModerationLog),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a moderator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
     ))]
