@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::auth::{Role, User};
 use crate::domain::account::{Account, DeliveryContact, NewAccount};
 use crate::domain::seller::{SellerProfile, SellerProfileInput};
-use crate::domain::{FieldErrors, required_text};
+use crate::domain::{FieldErrors, openapi, required_text};
 use crate::protocol::now_rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,16 +32,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "Nguyễn Thu Hà")]
+    #[schema(schema_with = openapi::text::<80>)]
     pub name: String,
-    #[schema(example = "thuha@example.vn")]
+    #[schema(schema_with = openapi::email)]
     pub email: String,
-    /// 8 to 128 characters.
+    #[schema(schema_with = openapi::password)]
     pub password: String,
-    /// `buyer` or `seller`; organisers and admins are created by an admin.
+    #[schema(schema_with = self_service_role)]
     pub role: Role,
     #[serde(default)]
-    #[schema(example = "0912 345 678")]
+    #[schema(schema_with = openapi::optional_phone)]
     pub phone: Option<String>,
     /// The seller profile, for sellers; a minimal one is made from `name` when absent.
     #[serde(default)]
@@ -58,23 +58,43 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestRequest {
-    /// The name shown in chat, 1 to 40 characters.
-    #[schema(example = "Khách Hà Nội")]
+    /// The name shown in chat.
+    #[schema(schema_with = openapi::text::<40>)]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(schema_with = openapi::text::<80>)]
     pub name: String,
+    #[schema(schema_with = openapi::email)]
     pub email: String,
+    #[schema(schema_with = openapi::password)]
     pub password: String,
-    /// Any role but `guest`.
+    #[schema(schema_with = created_role)]
     pub role: Role,
     #[serde(default)]
+    #[schema(schema_with = openapi::optional_phone)]
     pub phone: Option<String>,
     #[serde(default)]
     pub seller: Option<SellerProfileInput>,
+}
+
+fn roles(names: &[&str], description: &str) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(names.iter().copied()))
+        .description(Some(description))
+        .build()
+}
+
+fn self_service_role() -> utoipa::openapi::Object {
+    roles(&["buyer", "seller"], "`buyer` or `seller`; organisers and admins are created by an admin")
+}
+
+fn created_role() -> utoipa::openapi::Object {
+    roles(&["buyer", "seller", "organiser", "admin"], "Any role but `guest`")
 }
 
 #[derive(Debug, Serialize, ToSchema)]

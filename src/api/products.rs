@@ -51,17 +51,23 @@ pub struct SellerResponse {
 pub struct ListParams {
     /// Only this seller's products.
     pub seller: Option<Uuid>,
-    /// Province, with or without diacritics ("Tuyên Quang" or "tuyen quang").
+    /// Province, with or without diacritics ("Tuyên Quang" or "tuyen quang"), at most 60
+    /// characters.
+    #[param(max_length = 60)]
     pub province: Option<String>,
     pub group: Option<ProductGroup>,
     /// Exactly this many stars (3, 4 or 5).
+    #[param(minimum = 3, maximum = 5)]
     pub stars: Option<u8>,
     /// Words to find in name, description and province, with or without diacritics: "mat ong"
-    /// finds "Mật ong".
+    /// finds "Mật ong". At most 100 characters.
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// From `next_cursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
 }
 

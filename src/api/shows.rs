@@ -67,6 +67,7 @@ pub struct ListParams {
     /// `live`, `scheduled` or `ended`; default: live and upcoming.
     pub status: Option<ShowStatus>,
     /// 1 to 100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
 }
 

@@ -42,12 +42,12 @@ impl Account {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryContact {
     /// Recipient's name.
-    #[schema(example = "Nguyễn Thị Lan")]
+    #[schema(schema_with = super::openapi::text::<80>)]
     pub name: String,
     /// Vietnamese mobile number, normalised to 10 digits.
-    #[schema(example = "0912345678")]
+    #[schema(schema_with = super::openapi::phone)]
     pub phone: String,
-    #[schema(example = "12 Hàng Bạc, phường Hoàn Kiếm, Hà Nội")]
+    #[schema(schema_with = super::openapi::text::<300>)]
     pub address: String,
 }
 

@@ -39,15 +39,15 @@ pub enum ProductKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
-    #[schema(example = "125/QĐ-UBND")]
+    #[schema(schema_with = super::openapi::text::<64>)]
     pub number: String,
-    #[schema(example = "UBND tỉnh Tuyên Quang")]
+    #[schema(schema_with = super::openapi::text::<120>)]
     pub issued_by: String,
     /// `YYYY-MM-DD`.
     #[schema(value_type = String, format = Date, example = "2025-03-15")]
     #[serde(with = "iso_date")]
     pub issued_at: Date,
-    /// `YYYY-MM-DD`; a certificate is valid for 36 months.
+    /// `YYYY-MM-DD`, after `issued_at`; a certificate is valid for 36 months.
     #[schema(value_type = String, format = Date, example = "2028-03-15")]
     #[serde(with = "iso_date")]
     pub expires_at: Date,
@@ -59,6 +59,7 @@ pub struct Certificate {
 pub struct Component {
     pub product_id: Uuid,
     /// Units of the component in one combo, 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     pub qty: u32,
 }
 
@@ -162,28 +163,44 @@ impl ProductRecord {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
+    #[schema(schema_with = super::openapi::text::<120>)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_text::<500>)]
     pub description: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_text::<2000>)]
     pub story: Option<String>,
+    #[schema(schema_with = super::openapi::text::<30>)]
     pub unit: String,
+    /// VND, 1 to 1,000,000,000.
+    #[schema(minimum = 1, maximum = 1000000000, example = 390000)]
     pub price: i64,
-    /// Units in stock; must be absent or 0 for a combo, whose stock comes from its components.
+    /// Units in stock, 0 to 1,000,000; must be absent or 0 for a combo, whose stock comes from
+    /// its components.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
     pub stock: Option<i64>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::images)]
     pub images: Option<Vec<String>>,
+    #[schema(schema_with = super::openapi::text::<60>)]
     pub province: String,
     pub group: ProductGroup,
+    /// 3, 4 or 5.
+    #[schema(minimum = 3, maximum = 5)]
     pub stars: u8,
+    /// Only a 4-star product can be a potential five-star product.
     #[serde(default)]
     pub potential_five_star: Option<bool>,
     #[serde(default)]
     pub certificate: Option<Certificate>,
     #[serde(default)]
     pub kind: Option<ProductKind>,
+    /// A combo's components (1 to 20, each a different single product of the same seller);
+    /// absent or empty for a single product.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub components: Option<Vec<Component>>,
 }
 
@@ -191,19 +208,35 @@ pub struct ProductInput {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(schema_with = super::openapi::new_text::<120>)]
     pub name: Option<String>,
+    #[schema(schema_with = super::openapi::optional_text::<500>)]
     pub description: Option<String>,
+    #[schema(schema_with = super::openapi::optional_text::<2000>)]
     pub story: Option<String>,
+    #[schema(schema_with = super::openapi::new_text::<30>)]
     pub unit: Option<String>,
+    /// VND, 1 to 1,000,000,000.
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub price: Option<i64>,
-    /// Sets the stock of a single product.
+    /// Sets the stock of a single product, 0 to 1,000,000; a combo's stock comes from its
+    /// components.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub stock: Option<i64>,
+    #[schema(schema_with = super::openapi::images)]
     pub images: Option<Vec<String>>,
+    #[schema(schema_with = super::openapi::new_text::<60>)]
     pub province: Option<String>,
     pub group: Option<ProductGroup>,
+    /// 3, 4 or 5; a potential five-star product stays at 4.
+    #[schema(minimum = 3, maximum = 5)]
     pub stars: Option<u8>,
+    /// Only a 4-star product can be a potential five-star product.
     pub potential_five_star: Option<bool>,
     pub certificate: Option<Certificate>,
+    /// A combo's new components (1 to 20, each a different single product of the same seller);
+    /// only a combo has components.
+    #[schema(max_items = 20)]
     pub components: Option<Vec<Component>>,
 }
 

@@ -40,15 +40,20 @@ pub struct SellerProfile {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SellerProfileInput {
+    #[schema(schema_with = super::openapi::text::<120>)]
     pub display_name: String,
     pub kind: SellerKind,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_text::<60>)]
     pub province: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_text::<80>)]
     pub commune: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_text::<500>)]
     pub intro: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_phone)]
     pub phone: Option<String>,
 }
 

@@ -41,6 +41,9 @@ pub enum StreamKind {
 #[serde(deny_unknown_fields)]
 pub struct Stream {
     pub kind: StreamKind,
+    /// Absent for `none`; otherwise at most 500 characters, without spaces, quotes or `<`: an
+    /// http(s) URL of a `.m3u8` playlist for `hls`, a link on youtube.com or youtu.be for
+    /// `youtube`, on facebook.com or fb.watch for `facebook`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -126,16 +129,21 @@ pub struct Show {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShowInput {
+    #[schema(schema_with = super::openapi::text::<120>)]
     pub title: String,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::optional_text::<2000>)]
     pub description: Option<String>,
     /// RFC 3339.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub scheduled_at: Option<String>,
     #[serde(default)]
     pub stream: Option<Stream>,
-    /// The lineup, in the order buyers see it; codes A1, A2, … follow this order.
+    /// The lineup, at most 50 of the seller's own products, each once, in the order buyers see
+    /// it; codes A1, A2, … follow this order.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub products: Option<Vec<Uuid>>,
     #[serde(default)]
     pub fair_id: Option<Uuid>,
