@@ -13,8 +13,13 @@ runs of spaces become one, the ends are trimmed), and counts lengths on the clea
 JSON Schema cannot say either. A body accepted although too long as sent is no failure when it
 is valid once cleaned; every other accepted invalid body still is.
 
+Order operations get, in requests generated as valid, the id of one of the orders placed
+before the run (in turn), so that they confirm, ship and cancel real orders rather than answer
+404 to every drawn id.
+
 OCOP_SCHEMATHESIS_BASE is the server's address, OCOP_SCHEMATHESIS_PRODUCTS the ids of the
-signed-in seller's single products, comma-separated.
+signed-in seller's single products, OCOP_SCHEMATHESIS_ORDERS those of the placed orders, both
+comma-separated.
 """
 
 import json
@@ -28,6 +33,14 @@ from schemathesis.core.parameters import ParameterLocation
 
 BASE = os.environ.get("OCOP_SCHEMATHESIS_BASE", "")
 PRODUCTS = [p for p in os.environ.get("OCOP_SCHEMATHESIS_PRODUCTS", "").split(",") if p]
+ORDERS = [o for o in os.environ.get("OCOP_SCHEMATHESIS_ORDERS", "").split(",") if o]
+ORDER_OPERATIONS = {
+    "POST /api/me/orders/{id}/cancel",
+    "POST /api/seller/orders/{id}/confirm",
+    "POST /api/seller/orders/{id}/ship",
+    "POST /api/seller/orders/{id}/cancel",
+}
+order_turn = 0
 
 STREAM_URLS = {
     "hls": "https://cdn.ocop.vn/live/show.m3u8",
@@ -94,10 +107,16 @@ def _components(body, combo, required):
 
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
-    body = case.body
-    if not _is_positive(case) or not isinstance(body, dict):
+    global order_turn
+    if not _is_positive(case):
         return
     label = case.operation.label
+    if label in ORDER_OPERATIONS and ORDERS and case.path_parameters:
+        case.path_parameters["id"] = ORDERS[order_turn % len(ORDERS)]
+        order_turn += 1
+    body = case.body
+    if not isinstance(body, dict):
+        return
     if label in ("POST /api/auth/register", "POST /api/admin/users"):
         if body.get("role") != "seller":
             body.pop("seller", None)
