@@ -3,9 +3,8 @@
 A few rules of the API tie one field to another or to stored data, which JSON Schema cannot say
 (the OpenAPI document says them in the descriptions): a certificate expires after it was issued,
 only a 4-star product may be a potential five-star one, a combo is made of the seller's own
-single products, a show's lineup is the seller's products, a stream's url fits its kind, and only
-sellers have a seller profile. Before each request generated as valid, these hooks make the body
-keep those rules, so that the check that valid data is accepted means something; requests
+single products, a show's lineup is the seller's products, and only sellers have a seller
+profile. Before each request generated as valid, these hooks make the body keep those rules, so that the check that valid data is accepted means something; requests
 generated as invalid are sent as they are.
 
 The server also cleans free text before checking it (control and invisible characters go,
@@ -41,13 +40,6 @@ ORDER_OPERATIONS = {
     "POST /api/seller/orders/{id}/cancel",
 }
 order_turn = 0
-
-STREAM_URLS = {
-    "hls": "https://cdn.ocop.vn/live/show.m3u8",
-    "youtube": "https://youtu.be/ocop-live",
-    "facebook": "https://fb.watch/ocop-live",
-}
-
 
 def _is_positive(case):
     meta = case.meta
@@ -135,13 +127,6 @@ def before_call(ctx, case, **kwargs):
     elif label == "POST /api/shows":
         if isinstance(body.get("products"), list) and body["products"]:
             body["products"] = _own_products(body["products"])
-        stream = body.get("stream")
-        if isinstance(stream, dict):
-            url = STREAM_URLS.get(stream.get("kind"))
-            if url is None:
-                stream.pop("url", None)
-            else:
-                stream["url"] = url
 
 
 # The invisible formatting characters `vn::clean_text` drops, besides control characters.

@@ -3,8 +3,8 @@
 //! document accepts is what the server accepts. Texts are counted in characters, as the server
 //! counts them after trimming and collapsing runs of spaces.
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
-use utoipa::openapi::{Array, Object};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+use utoipa::openapi::{Array, Object, Schema};
 
 /// One character that survives cleaning: not whitespace, not a control or an invisible
 /// formatting character (`vn::clean_text`). A required text contains at least one.
@@ -94,4 +94,35 @@ pub fn images() -> Array {
              without spaces, quotes or angle brackets",
         ))
         .build()
+}
+
+/// A link without spaces, quotes or angle brackets, as the characters of a stream's url.
+const LINK_CHARS: &str = "[!#-;=?-~]";
+
+/// A show's stream: `kind` decides what `url` must be. Absent or null is no stream.
+pub fn stream() -> Schema {
+    let host_link = |hosts: &str| format!("^https?://([A-Za-z0-9-]+\\.)*({hosts})(:[0-9]*)?([/?#]{LINK_CHARS}*)?$");
+    let variants = [
+        ("none", "^[ \\t\\r\\n]*$".to_owned(), "No video: no url, or a blank one"),
+        ("hls", format!("^https?://[!#-;=@-~]*\\.m3u8(\\?{LINK_CHARS}*)?$"), "An http(s) URL of a `.m3u8` playlist"),
+        ("youtube", host_link("youtube\\.com|youtu\\.be"), "A link on youtube.com or youtu.be"),
+        ("facebook", host_link("facebook\\.com|fb\\.watch"), "A link on facebook.com or fb.watch"),
+    ];
+    let mut one_of = OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null));
+    for (kind, pattern, description) in variants {
+        let kind_schema = string(false).enum_values(Some([kind]));
+        let url = if kind == "none" { string(true) } else { string(false).max_length(Some(500)) };
+        let mut variant = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(description))
+            .property("kind", kind_schema)
+            .required("kind")
+            .property("url", url.pattern(Some(pattern)))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        if kind != "none" {
+            variant = variant.required("url");
+        }
+        one_of = one_of.item(variant);
+    }
+    Schema::OneOf(one_of.build())
 }

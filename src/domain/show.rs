@@ -139,6 +139,7 @@ pub struct ShowInput {
     #[schema(format = DateTime)]
     pub scheduled_at: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::stream)]
     pub stream: Option<Stream>,
     /// The lineup, at most 50 of the seller's own products, each once, in the order buyers see
     /// it; codes A1, A2, … follow this order.
