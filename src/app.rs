@@ -188,8 +188,13 @@ impl App {
                 public_url: config.public_base_url(),
             },
         ));
-        let sales =
-            Arc::new(crate::sales::Sales::new(engine.clone(), catalog.clone(), accounts.clone(), shows.clone()));
+        let sales = Arc::new(crate::sales::Sales::new(
+            engine.clone(),
+            catalog.clone(),
+            accounts.clone(),
+            shows.clone(),
+            crate::sales::SalesConfig { address_deadline: config.address_deadline() },
+        ));
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())

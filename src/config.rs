@@ -63,6 +63,12 @@ pub struct Config {
     #[arg(long, env = "OCOP_BANNED_WORDS", value_delimiter = ',')]
     pub banned_words: Vec<String>,
 
+    /// Minutes an order placed without a delivery address waits for it; then it cancels itself
+    /// and its units go back to stock. Long enough to fill in a form on a phone, short enough
+    /// that a flash offer's units are not held for nothing. Fractions are allowed.
+    #[arg(long, env = "OCOP_ADDRESS_DEADLINE_MIN", default_value_t = 30.0)]
+    pub address_deadline_min: f64,
+
     /// Seed the documented demo accounts and catalog once.
     #[arg(long, env = "OCOP_DEMO")]
     pub demo: bool,
@@ -177,6 +183,9 @@ impl Config {
         {
             return bad("OCOP_PUBLIC_URL must start with http:// or https://");
         }
+        if !(self.address_deadline_min > 0.0 && self.address_deadline_min <= 7.0 * 24.0 * 60.0) {
+            return bad("--address-deadline-min must be more than 0 and at most 10080 (a week)");
+        }
         if self.token_ttl_s < 60 {
             return bad("--token-ttl-s must be at least 60");
         }
@@ -210,6 +219,11 @@ impl Config {
 impl Config {
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl_s)
+    }
+
+    /// How long an order may wait for its delivery address.
+    pub fn address_deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.address_deadline_min * 60.0)
     }
 
     /// The public base URL without a trailing slash.

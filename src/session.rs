@@ -268,7 +268,10 @@ impl Session {
                 let source = if offer_id.is_some() { "offer" } else { "pinned" };
                 let r = OrderRequest { show, item, qty, key, delivery, source };
                 let placed = timed(&self.state.metrics, "order.place", sales.order_place(user, &r)).await;
-                placed.map(|o| json!({ "order": o }))
+                placed.map(|o| {
+                    let needs_address = o["needs_address"] == json!(true);
+                    json!({ "order": o, "needs_address": needs_address })
+                })
             }
             Command::OrderCancel { order_id } => {
                 order_act(order_id, OrderAction::Cancel { by_seller: false }).await.map(|o| json!({ "order": o }))

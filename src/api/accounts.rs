@@ -102,6 +102,8 @@ pub struct MeResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryResponse {
     pub delivery: DeliveryContact,
+    /// Orders that waited for an address and now have this one.
+    pub orders_completed: usize,
 }
 
 fn issue(state: &AppState, user: User) -> AuthResponse {
@@ -189,7 +191,8 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeRe
     Ok(axum::Json(me_of(&state, &auth).await?))
 }
 
-/// Sets the buyer's delivery contact, used by orders.
+/// Sets the buyer's delivery contact, used by orders; every order of theirs still waiting for an
+/// address gets it too.
 #[utoipa::path(put, path = "/api/me/delivery", tag = "accounts", security(("bearer" = [])), request_body = DeliveryContact,
     responses(
         (status = 200, description = "Saved", body = DeliveryResponse),
@@ -206,7 +209,9 @@ async fn set_delivery(
     let contact = DeliveryContact::parse(&req)?;
     let account = state.accounts.set_delivery(auth.0.sub, contact).await?;
     let delivery = account.delivery.ok_or_else(|| ApiError::Internal("delivery not saved".into()))?;
-    Ok(axum::Json(DeliveryResponse { delivery }))
+    // Orders placed before the contact existed wait for it: they get it now.
+    let filled = state.sales.fill_waiting_orders(&auth.user(), &delivery).await?;
+    Ok(axum::Json(DeliveryResponse { delivery, orders_completed: filled }))
 }
 
 /// Creates an account of any role (organisers, other admins). Admins only.

@@ -36,22 +36,30 @@ const PUBSUB_QUEUE: usize = 4096;
 
 /// Assigns the next offset, appends to the capped history and publishes, as one step. When the
 /// channel has no epoch (new, expired, or lost with a restart) a new one starts and any stale
-/// history is removed first, so the append below can never fail halfway.
-const PUBLISH_LUA: &str = r#"
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[7]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'off', 0)
+/// history is removed first, so the append below can never fail halfway. A Lua function, so the
+/// sales scripts publish the same way within their own atomic step.
+pub(super) const PUBLISH_FN: &str = r#"
+local function publish_event(meta, log, pubsub, ch, ev, data, size, ttl, new_epoch)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = new_epoch
+    redis.call('DEL', log)
+    redis.call('HSET', meta, 'epoch', epoch, 'off', 0)
+  end
+  local off = redis.call('HINCRBY', meta, 'off', 1)
+  local frame = '{"ch":' .. ch .. ',"ev":' .. ev .. ',"off":' .. off .. ',"data":' .. data .. '}'
+  redis.call('XADD', log, 'MAXLEN', size, off .. '-0', 'f', frame)
+  redis.call('EXPIRE', meta, ttl)
+  redis.call('EXPIRE', log, ttl)
+  redis.call('PUBLISH', pubsub, epoch .. ' ' .. off .. '\n' .. frame)
+  return {epoch, off}
 end
-local off = redis.call('HINCRBY', KEYS[1], 'off', 1)
-local frame = '{"ch":' .. ARGV[2] .. ',"ev":' .. ARGV[3] .. ',"off":' .. off .. ',"data":' .. ARGV[4] .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], off .. '-0', 'f', frame)
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('PUBLISH', ARGV[1], epoch .. ' ' .. off .. '\n' .. frame)
-return {epoch, off}
 "#;
+
+/// KEYS: meta, log; ARGV: pub/sub name, channel (JSON), event (JSON), data, history size, TTL,
+/// a new epoch.
+const PUBLISH_CALL: &str =
+    "return publish_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])";
 
 /// Reads a channel's position and, when `since` (ARGV[1] offset, ARGV[2] epoch) is still
 /// covered, the events after it as offset/frame pairs. Read-only.
@@ -221,7 +229,7 @@ impl RedisEngine {
             cas: Script::new(CAS_LUA),
             set_max: Script::new(SET_MAX_LUA),
             take_all: Script::new(TAKE_ALL_LUA),
-            publish: Script::new(PUBLISH_LUA),
+            publish: Script::new(&format!("{PUBLISH_FN}\n{PUBLISH_CALL}")),
             history: Script::new(HISTORY_LUA),
             presence_report: Script::new(PRESENCE_REPORT_LUA),
             presence_count: Script::new(PRESENCE_COUNT_LUA),
@@ -267,6 +275,25 @@ impl RedisEngine {
         format!("{}{key}", self.config.key_prefix)
     }
 
+    /// The keys and arguments `publish_event` takes for a history-kept `event` on `channel`:
+    /// `[meta, log]` and `[pub/sub name, channel, event, data, history size, TTL, new epoch]`.
+    pub(super) fn event_target(&self, channel: &str, event: &str, data: &str) -> ([String; 2], [String; 7]) {
+        let prefix = &self.config.key_prefix;
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        (
+            [meta_key(prefix, channel), log_key(prefix, channel)],
+            [
+                pubsub_name(prefix, channel),
+                quoted(channel),
+                quoted(event),
+                data.to_owned(),
+                self.config.history_size.to_string(),
+                self.config.history_ttl.as_secs().max(1).to_string(),
+                new_epoch(),
+            ],
+        )
+    }
+
     pub(super) fn prefix(&self) -> &str {
         &self.config.key_prefix
     }
@@ -284,13 +311,13 @@ impl RedisEngine {
     }
 }
 
-fn meta_key(prefix: &str, channel: &str) -> String {
+pub(super) fn meta_key(prefix: &str, channel: &str) -> String {
     format!("{prefix}{}:ch:{channel}:meta", channel_tag(channel))
 }
-fn log_key(prefix: &str, channel: &str) -> String {
+pub(super) fn log_key(prefix: &str, channel: &str) -> String {
     format!("{prefix}{}:ch:{channel}:log", channel_tag(channel))
 }
-fn pubsub_name(prefix: &str, channel: &str) -> String {
+pub(super) fn pubsub_name(prefix: &str, channel: &str) -> String {
     format!("{prefix}ch:{channel}")
 }
 

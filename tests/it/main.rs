@@ -8,6 +8,7 @@ mod catalog;
 mod engine;
 mod helpers;
 mod multinode;
+mod order_trust;
 mod orders;
 mod proto;
 mod redis_faults;
