@@ -1,0 +1,120 @@
+//! The edge of a node: sockets before their upgrade (the header timeout, the cap on
+//! connections not yet upgraded) and shutdown.
+
+use std::time::Duration;
+
+use ocop_live::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::*;
+
+/// Reads until the server closes the socket (end of stream or reset) and returns what came
+/// first; fails when the socket is still open after [`WAIT`].
+async fn read_until_closed(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(WAIT, tcp.read(&mut buf)).await.expect("the server closes the socket") {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn silent_and_slowloris_sockets_are_closed_after_the_header_timeout() {
+    let mut cfg = Config::for_tests();
+    cfg.limits.header_read_timeout_s = 1;
+    let app = spawn_with(cfg).await;
+    let mut silent = TcpStream::connect(app.addr).await.unwrap();
+    // One header byte every 200 ms: the head never ends, yet the socket is never idle.
+    let slowloris = TcpStream::connect(app.addr).await.unwrap();
+    let (mut read_half, mut write_half) = slowloris.into_split();
+    let dripping = tokio::spawn(async move {
+        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".iter().chain(b"X-Padding: aaaaaaaaaaaaaaaaaaaa".iter());
+        for byte in request.cycle() {
+            if write_half.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    read_until_closed(&mut silent).await;
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(WAIT, read_half.read(&mut buf)).await.expect("the slowloris socket is closed") {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    dripping.abort();
+    // Complete requests are still served.
+    assert_eq!(reqwest::get(app.http("/healthz")).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_pending_cap_are_closed_at_once_until_slots_free_up() {
+    let mut cfg = Config::for_tests();
+    cfg.limits.max_pending_connections = 5;
+    cfg.limits.header_read_timeout_s = 3;
+    let app = spawn_with(cfg).await;
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(TcpStream::connect(app.addr).await.unwrap());
+    }
+    // The sixth is accepted after the five (the accept queue is in order) and finds no slot.
+    let mut extra = TcpStream::connect(app.addr).await.unwrap();
+    let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let answer = read_until_closed(&mut extra).await;
+    assert!(answer.is_empty(), "closed without an answer, got {:?}", String::from_utf8_lossy(&answer));
+    // The silent ones are closed by the header timeout, which frees their slots.
+    for tcp in &mut silent {
+        read_until_closed(tcp).await;
+    }
+    eventually("/healthz is served again", || async {
+        reqwest::get(app.http("/healthz")).await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(app.metrics().await.contains("ocop_http_connections_refused_total 1"));
+}
+
+#[tokio::test]
+async fn websockets_do_not_count_against_the_pending_cap() {
+    let mut cfg = Config::for_tests();
+    cfg.limits.max_pending_connections = 2;
+    let app = spawn_with(cfg).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(Client::connect(&app, None).await);
+    }
+    for c in &mut clients {
+        c.subscribe(&public_channel()).await;
+    }
+    assert_eq!(reqwest::get(app.http("/healthz")).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn shutdown_ends_within_its_timeout_whatever_requests_are_half_sent() {
+    let mut cfg = Config::for_tests();
+    cfg.limits.shutdown_timeout_s = 2;
+    // Far longer than the shutdown timeout: shutdown must not wait for it.
+    cfg.limits.header_read_timeout_s = 120;
+    let mut app = spawn_with(cfg).await;
+    let mut half_sent = Vec::new();
+    for _ in 0..3 {
+        let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+        tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        half_sent.push(tcp);
+    }
+    let mut ws = Client::connect(&app, None).await;
+    ws.subscribe(&public_channel()).await;
+    app.trigger_stop();
+    assert_eq!(ws.closed().await, Ended::Closed(1012));
+    tokio::time::timeout(Duration::from_secs(10), app.wait_stopped())
+        .await
+        .expect("the server stops within its shutdown timeout (2 s) and a margin");
+    for tcp in &mut half_sent {
+        read_until_closed(tcp).await;
+    }
+}
