@@ -1,14 +1,16 @@
-//! `/ws`: checks before the upgrade (Origin, token, capacity), then one task per connection
-//! that reads commands, writes queued frames and pings.
+//! `/ws`: checks before the upgrade (the handshake itself, Origin, token, capacity), then one
+//! task per connection that reads commands, writes queued frames and pings.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -39,10 +41,19 @@ pub struct WsParams {
 /// The upgrade handler.
 pub async fn handler(
     State(state): State<AppState>,
+    method: Method,
+    version: Version,
     Query(params): Query<WsParams>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    if let Some(refusal) = handshake_refusal(&method, version, &headers) {
+        return refusal;
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if !origin_allowed(origin.to_str().unwrap_or(""), host, &state.config.allowed_origins) {
@@ -77,6 +88,61 @@ pub async fn handler(
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| tracker.track_future(run(socket, state, claims, permit)))
+}
+
+/// The handshake as RFC 6455 §4.2.1 and §4.2.2 require it, checked before axum's extractor
+/// (which accepts any `Sec-WebSocket-Key` and answers a wrong version with a bare 400): a GET
+/// over HTTP/1.1 or later with `Upgrade: websocket`, `Connection: upgrade`, one
+/// `Sec-WebSocket-Key` that is 16 bytes in base64, and one `Sec-WebSocket-Version`, which must
+/// be 13. A wrong version gets 426 naming the one this server speaks; anything else, 400.
+/// Returns the refusal, or `None` for a valid handshake.
+fn handshake_refusal(method: &Method, version: Version, headers: &HeaderMap) -> Option<Response> {
+    let bad = |why: &'static str| Some((StatusCode::BAD_REQUEST, why).into_response());
+    if method != Method::GET {
+        return bad("a WebSocket handshake is a GET request");
+    }
+    if version < Version::HTTP_11 {
+        return bad("a WebSocket handshake needs HTTP/1.1 or later");
+    }
+    if !has_token(headers, &header::UPGRADE, "websocket") {
+        return bad("the handshake needs Upgrade: websocket");
+    }
+    if !has_token(headers, &header::CONNECTION, "upgrade") {
+        return bad("the handshake needs Connection: upgrade");
+    }
+    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let key_is_valid = match (keys.next(), keys.next()) {
+        (Some(key), None) => {
+            base64::engine::general_purpose::STANDARD.decode(key.as_bytes()).is_ok_and(|nonce| nonce.len() == 16)
+        }
+        _ => false,
+    };
+    if !key_is_valid {
+        return bad("Sec-WebSocket-Key must be one base64-encoded 16-byte value");
+    }
+    let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
+    match (versions.next(), versions.next()) {
+        (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => None,
+        (None, _) => bad("the handshake needs Sec-WebSocket-Version: 13"),
+        _ => Some(
+            (
+                StatusCode::UPGRADE_REQUIRED,
+                [(header::SEC_WEBSOCKET_VERSION, "13"), (header::UPGRADE, "websocket")],
+                "this server speaks WebSocket version 13 only",
+            )
+                .into_response(),
+        ),
+    }
+}
+
+/// Whether a comma-separated header (`Connection`, `Upgrade`) lists `token`, ignoring case.
+fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Same origin (the page came from this server) or on the allow-list.
@@ -257,7 +323,59 @@ async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Opt
 
 #[cfg(test)]
 mod tests {
-    use super::origin_allowed;
+    use super::{handshake_refusal, origin_allowed};
+    use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+
+    fn handshake(edit: impl FnOnce(&mut HeaderMap)) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("connection", HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert("sec-websocket-key", HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
+        h.insert("sec-websocket-version", HeaderValue::from_static("13"));
+        edit(&mut h);
+        h
+    }
+
+    fn status(method: Method, version: Version, headers: &HeaderMap) -> Option<StatusCode> {
+        handshake_refusal(&method, version, headers).map(|r| r.status())
+    }
+
+    #[test]
+    fn handshakes() {
+        let ok = handshake(|_| {});
+        assert_eq!(status(Method::GET, Version::HTTP_11, &ok), None);
+        assert_eq!(status(Method::HEAD, Version::HTTP_11, &ok), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(status(Method::GET, Version::HTTP_10, &ok), Some(StatusCode::BAD_REQUEST));
+        let bad = StatusCode::BAD_REQUEST;
+        for (name, value) in [
+            ("upgrade", "h2c"),
+            ("connection", "keep-alive"),
+            ("sec-websocket-key", "abc"),
+            // Fifteen bytes, and seventeen.
+            ("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAA"),
+            ("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAAA="),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ"),
+        ] {
+            let h = handshake(|h| {
+                h.insert(name, HeaderValue::from_static(value));
+            });
+            assert_eq!(status(Method::GET, Version::HTTP_11, &h), Some(bad), "{name}: {value}");
+        }
+        let h = handshake(|h| {
+            h.remove("sec-websocket-version");
+        });
+        assert_eq!(status(Method::GET, Version::HTTP_11, &h), Some(bad));
+        let h = handshake(|h| {
+            h.append("sec-websocket-key", HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
+        });
+        assert_eq!(status(Method::GET, Version::HTTP_11, &h), Some(bad));
+        let h = handshake(|h| {
+            h.insert("sec-websocket-version", HeaderValue::from_static("8"));
+        });
+        let refusal = handshake_refusal(&Method::GET, Version::HTTP_11, &h).unwrap();
+        assert_eq!(refusal.status(), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(refusal.headers()["sec-websocket-version"], "13");
+    }
 
     #[test]
     fn origins() {

@@ -1,5 +1,5 @@
 //! The edge of a node: sockets before their upgrade (the header timeout, the cap on
-//! connections not yet upgraded) and shutdown.
+//! connections not yet upgraded), shutdown, and the handshake.
 
 use std::time::Duration;
 
@@ -20,6 +20,22 @@ async fn read_until_closed(tcp: &mut TcpStream) -> Vec<u8> {
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
+}
+
+/// Sends `request` and returns the response head (status line and headers).
+async fn exchange(app: &TestApp, request: &str) -> String {
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await.expect("an answer in time").unwrap();
+        assert!(n > 0, "closed without an answer: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    // After a 101 the first frame may come in the same read: only the head is text.
+    let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    String::from_utf8(got[..end].to_vec()).unwrap().to_ascii_lowercase()
 }
 
 #[tokio::test]
@@ -117,4 +133,35 @@ async fn shutdown_ends_within_its_timeout_whatever_requests_are_half_sent() {
     for tcp in &mut half_sent {
         read_until_closed(tcp).await;
     }
+}
+
+#[tokio::test]
+async fn handshakes_are_checked_as_rfc_6455_says() {
+    let app = spawn_app().await;
+    let request = |version: &str, key: &str, extra: &str| {
+        format!(
+            "GET /ws {version}\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\n{extra}\r\n"
+        )
+    };
+    let nonce = "dGhlIHNhbXBsZSBub25jZQ==";
+    let v13 = "Sec-WebSocket-Version: 13\r\n";
+    let ok = exchange(&app, &request("HTTP/1.1", nonce, v13)).await;
+    assert!(ok.starts_with("http/1.1 101"), "{ok}");
+    // The accept value of RFC 6455 §1.3 for its sample nonce.
+    assert!(ok.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{ok}");
+
+    for (what, req) in [
+        ("a key that is not base64", request("HTTP/1.1", "not a nonce!", v13)),
+        ("a key of 15 bytes", request("HTTP/1.1", "AAAAAAAAAAAAAAAAAAAA", v13)),
+        ("a key of 17 bytes", request("HTTP/1.1", "AAAAAAAAAAAAAAAAAAAAAAA=", v13)),
+        ("no version", request("HTTP/1.1", nonce, "")),
+        ("HTTP/1.0", request("HTTP/1.0", nonce, v13)),
+    ] {
+        let head = exchange(&app, &req).await;
+        assert!(head.starts_with("http/1.1 400") || head.starts_with("http/1.0 400"), "{what}: {head}");
+    }
+    let head = exchange(&app, &request("HTTP/1.1", nonce, "Sec-WebSocket-Version: 8\r\n")).await;
+    assert!(head.starts_with("http/1.1 426"), "{head}");
+    assert!(head.contains("sec-websocket-version: 13"), "{head}");
 }
