@@ -1,5 +1,5 @@
 //! The edge of a node: sockets before their upgrade (the header timeout, the cap on
-//! connections not yet upgraded), shutdown, and the handshake.
+//! connections not yet upgraded), shutdown, the handshake, and what a command frame may hold.
 
 use std::time::Duration;
 
@@ -133,6 +133,27 @@ async fn shutdown_ends_within_its_timeout_whatever_requests_are_half_sent() {
     for tcp in &mut half_sent {
         read_until_closed(tcp).await;
     }
+}
+
+#[tokio::test]
+async fn a_command_that_repeats_a_key_is_refused() {
+    let app = spawn_app().await;
+    let ch = public_channel();
+    let mut c = Client::connect(&app, None).await;
+    c.send_text(&format!(r#"{{"id":1,"op":"subscribe","ch":"{ch}","op":"unsubscribe"}}"#)).await;
+    let reply = c.recv().await;
+    assert_error(&reply, "bad_request");
+    assert_eq!(reply["re"], 1);
+    c.send_text(&format!(r#"{{"id":2,"op":"subscribe","ch":"{ch}","since":{{"off":0,"epoch":"","off":5}}}}"#)).await;
+    let reply = c.recv().await;
+    assert_error(&reply, "bad_request");
+    assert_eq!(reply["re"], 2);
+    c.send_text(&format!(r#"{{"id":3,"id":4,"op":"subscribe","ch":"{ch}"}}"#)).await;
+    let reply = c.recv().await;
+    assert_error(&reply, "bad_request");
+    assert!(reply["re"].is_null(), "{reply}");
+    // None of them was applied: the channel is not subscribed yet.
+    c.subscribe(&ch).await;
 }
 
 #[tokio::test]
