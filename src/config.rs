@@ -195,8 +195,8 @@ impl Config {
         {
             return bad("OCOP_PUBLIC_URL must start with http:// or https://");
         }
-        if self.token_ttl_s < 60 {
-            return bad("--token-ttl-s must be at least 60");
+        if self.token_ttl_s == 0 {
+            return bad("--token-ttl-s must be positive");
         }
         let l = &self.limits;
         if l.max_message_bytes < 1024 {

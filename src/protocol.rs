@@ -442,6 +442,13 @@ impl Disconnect {
     pub const RESYNC: Self = Self { code: CloseCode::TooSlow, reason: "history lost; reconnect and recover" };
     pub const ABUSE: Self = Self { code: CloseCode::RateLimited, reason: "rate limits exceeded repeatedly" };
     pub const INTERNAL: Self = Self { code: CloseCode::InternalError, reason: "internal error" };
+
+    /// Whether the frames still queued are dropped rather than sent before the close frame: a
+    /// client too slow to keep up would not take them in time, and a connection whose token
+    /// expired must not receive more private events.
+    pub fn drops_queued_frames(&self) -> bool {
+        self.code == CloseCode::TooSlow || *self == Self::TOKEN_EXPIRED
+    }
 }
 
 /// A reply frame, exactly one per command.

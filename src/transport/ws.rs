@@ -1,9 +1,10 @@
 //! `/ws`: checks before the upgrade (the handshake itself, Origin, token, capacity), then one
-//! task per connection that reads commands, writes queued frames and pings.
+//! task per connection that reads commands, writes queued frames, pings and ends the connection
+//! when its token expires.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -14,6 +15,7 @@ use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
 use crate::app::AppState;
 use crate::auth::{Claims, TokenError};
@@ -185,10 +187,14 @@ fn run(
         // connection costs one task. Reading pauses while a batch is written and while a command
         // runs; frames queued meanwhile go out in the next batch.
         let limits = &state.config.limits;
-        // One timer serves both the next ping and, while one is outstanding, the pong deadline.
-        let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
+        // One timer serves the next ping or, while one is outstanding, the pong deadline, and the
+        // token's expiry, whichever comes first: a second timer would cost every connection.
+        // The expiry is not kept: it is read from the session's claims, and whether it has come
+        // is decided by the session's wall-clock rule, the one the handshake and REST apply.
+        let mut next = Instant::now() + limits.ping_interval();
+        let mut timer = Box::pin(tokio::time::sleep_until(earliest(next, session.expires_at())));
         // The outstanding ping: when it was sent, in connection time and as an instant.
-        let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
+        let mut awaiting: Option<(u64, Instant)> = None;
         // The loop's value: frames taken from the queue but not written when the connection
         // started closing.
         let mut unsent = loop {
@@ -202,6 +208,12 @@ fn run(
                     }
                     if batch.frames.is_empty() {
                         continue;
+                    }
+                    // Nothing is written once the token has expired, even before the timer
+                    // fires: private events must not outlive the right to receive them.
+                    if session.token_expired() {
+                        out.close(Disconnect::TOKEN_EXPIRED);
+                        break VecDeque::new();
                     }
                     let n = batch.frames.len() as u64;
                     let write = Box::pin(async {
@@ -224,27 +236,36 @@ fn run(
                     }
                 }
                 _ = &mut timer => {
-                    match awaiting.take() {
-                        None => {
-                            let sent = out.now_ms();
-                            let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
-                            if !Box::pin(send_with_timeout(&mut socket, ping)).await {
-                                break VecDeque::new();
+                    if session.token_expired() {
+                        out.close(Disconnect::TOKEN_EXPIRED);
+                        break VecDeque::new();
+                    }
+                    let now = Instant::now();
+                    if now >= next {
+                        match awaiting.take() {
+                            None => {
+                                let sent = out.now_ms();
+                                let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
+                                if !Box::pin(send_with_timeout(&mut socket, ping)).await {
+                                    break VecDeque::new();
+                                }
+                                let now = Instant::now();
+                                awaiting = Some((sent, now));
+                                next = now + limits.pong_timeout();
                             }
-                            let now = tokio::time::Instant::now();
-                            awaiting = Some((sent, now));
-                            timer.as_mut().reset(now + limits.pong_timeout());
-                        }
-                        Some((sent, at)) => {
-                            if out.last_seen_ms() < sent {
-                                state.metrics.dead_peers.inc();
-                                out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
-                                break VecDeque::new();
+                            Some((sent, at)) => {
+                                if out.last_seen_ms() < sent {
+                                    state.metrics.dead_peers.inc();
+                                    out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
+                                    break VecDeque::new();
+                                }
+                                next = (at + limits.ping_interval()).max(now);
                             }
-                            let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
-                            timer.as_mut().reset(next);
                         }
                     }
+                    // When the expiry was reached early (the runtime's clock ran ahead of the
+                    // wall clock), the next deadline is placed from the wall clock again.
+                    timer.as_mut().reset(earliest(next, session.expires_at()));
                 }
                 msg = socket.recv() => {
                     let Some(msg) = msg else { break VecDeque::new() };
@@ -274,7 +295,7 @@ fn run(
         }
         Box::pin(session.close()).await;
         out.closing().cancel();
-        // What is still queued goes out before the close frame, unless the client is too slow for it.
+        // What is still queued goes out before the close frame, unless the reason drops it.
         let batch = out.take();
         unsent.extend(batch.frames);
         Box::pin(finish(&mut socket, unsent, batch.close, &state)).await;
@@ -294,8 +315,25 @@ async fn send_with_timeout(socket: &mut WebSocket, msg: Message) -> bool {
     matches!(tokio::time::timeout(CLOSE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
 }
 
-/// Sends what is still queued (unless the client is too slow for it) and, when the server ends
-/// the connection, the close frame with its reason.
+/// The instant the wall-clock time `exp_s` (seconds since the Unix epoch) falls at, on the
+/// runtime's clock (now, when it has passed).
+fn instant_of(exp_s: u64) -> Instant {
+    let left = UNIX_EPOCH
+        .checked_add(Duration::from_secs(exp_s))
+        .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+    // A year is far beyond any token's lifetime; it keeps the sum inside the clock's range.
+    let left = left.unwrap_or(Duration::MAX).min(Duration::from_secs(365 * 24 * 3600));
+    Instant::now() + left
+}
+
+/// The timer's next deadline: the ping or pong deadline, or the token's expiry (`exp`, seconds
+/// since the Unix epoch) if sooner.
+fn earliest(next: Instant, exp_s: Option<u64>) -> Instant {
+    exp_s.map_or(next, |exp| instant_of(exp).min(next))
+}
+
+/// Sends what is still queued (unless the reason drops it) and, when the server ends the
+/// connection, the close frame with its reason.
 async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Option<Disconnect>, state: &AppState) {
     if let Some(reason) = &reason {
         state.metrics.closes.get_or_create(&CloseLabels { code: reason.code as u16 }).inc();
@@ -303,7 +341,7 @@ async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Opt
             state.metrics.slow_disconnects.inc();
         }
     }
-    let skip_frames = reason.as_ref().is_some_and(|r| r.code == CloseCode::TooSlow);
+    let skip_frames = reason.as_ref().is_some_and(Disconnect::drops_queued_frames);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         if !skip_frames {
             for frame in frames {

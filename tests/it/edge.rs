@@ -1,11 +1,17 @@
 //! The edge of a node: sockets before their upgrade (the header timeout, the cap on
-//! connections not yet upgraded), shutdown, the handshake, and what a command frame may hold.
+//! connections not yet upgraded), shutdown, the handshake, what a command frame may hold, and
+//! how a connection ends (token expiry).
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use ocop_live::Config;
+use ocop_live::auth::Role;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::helpers::*;
 
@@ -132,6 +138,88 @@ async fn shutdown_ends_within_its_timeout_whatever_requests_are_half_sent() {
         .expect("the server stops within its shutdown timeout (2 s) and a margin");
     for tcp in &mut half_sent {
         read_until_closed(tcp).await;
+    }
+}
+
+/// A signed-in client that only reads (answering pings) is closed with 1008 when its token
+/// expires, and an event on its private channel published after that does not reach it.
+async fn expiry_closes_a_reading_client(node: &TestApp, publisher: &TestApp) {
+    let buyer = user(Role::Buyer);
+    let token = node.state.tokens.mint(&buyer, node.state.config.token_ttl());
+    let exp = node.state.tokens.verify(&token).unwrap().exp;
+    let ch = format!("user:{}", buyer.id);
+    let mut c = Client::connect(node, Some(&token)).await;
+    c.subscribe(&ch).await;
+    publisher.publish(&ch, "order", json!({"n": 1})).await;
+    assert_eq!(c.event().await["data"]["n"], 1, "the private channel works before expiry");
+
+    // Past `exp` by the wall clock, which is what the token's expiry is in.
+    let exp_at = std::time::UNIX_EPOCH + Duration::from_secs(exp);
+    while std::time::SystemTime::now() < exp_at + Duration::from_millis(100) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    publisher.publish(&ch, "order", json!({"n": 2})).await;
+    loop {
+        match tokio::time::timeout(WAIT, c.ws.next()).await.expect("closed in time") {
+            Some(Ok(Message::Text(t))) => panic!("a frame arrived after the token expired: {t}"),
+            Some(Ok(Message::Close(Some(CloseFrame { code, reason })))) => {
+                assert_eq!(u16::from(code), 1008);
+                assert_eq!(reason.as_str(), "token expired");
+                return;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a close frame with 1008, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_closes_the_connection_with_1008_without_a_command() {
+    let mut cfg = Config::for_tests();
+    cfg.token_ttl_s = 3;
+    let app = spawn_with(cfg).await;
+    expiry_closes_a_reading_client(&app, &app).await;
+}
+
+#[tokio::test]
+async fn an_expired_token_closes_the_connection_with_1008_on_redis_too() {
+    let redis = RedisServer::start().await;
+    let mut cfg = redis_config(&redis);
+    cfg.token_ttl_s = 3;
+    let a = spawn_with(cfg.clone()).await;
+    let b = spawn_with(cfg).await;
+    // The private event is published on the other node.
+    expiry_closes_a_reading_client(&a, &b).await;
+}
+
+#[tokio::test]
+async fn a_token_is_refused_from_its_exp_on_at_the_handshake_and_on_rest() {
+    let app = spawn_app().await;
+    let buyer = user(Role::Buyer);
+    let secret = app.state.config.jwt_secret.clone().unwrap();
+    let now = ocop_live::auth::unix_now();
+    for exp in [now - 3, now] {
+        let claims = ocop_live::auth::Claims {
+            sub: buyer.id,
+            name: buyer.name.clone(),
+            role: buyer.role,
+            seller_id: None,
+            email: None,
+            iat: now - 60,
+            exp,
+        };
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        app.api().get("/api/me", Some(&token)).await.problem(401);
+        let url = format!("{}?token={token}", app.ws_url());
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+            other => panic!("expected 401 for exp = now - {}, got {other:?}", now - exp),
+        }
     }
 }
 
