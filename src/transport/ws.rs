@@ -3,7 +3,9 @@
 //! when its token expires.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -12,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
@@ -32,8 +34,17 @@ use crate::transport::outbound::Outbound;
 const READ_BUFFER: usize = 256;
 /// Frames are collected up to this size before a write to the socket; a batch is flushed whole.
 const WRITE_BUFFER: usize = 8 * 1024;
-/// Time given to deliver a close frame (and the frames before it) to a peer that may be stuck.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time given to write a ping: a socket that cannot take a few bytes in this long belongs to a
+/// peer that stopped reading, which is closed as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time given, when a connection ends, to write the close frame (after the frames still queued,
+/// unless they are dropped). A slow phone may first have to take what its TCP buffers already
+/// hold, which a few seconds allow on any network a live show can be watched on; bounded, so a
+/// peer that reads nothing cannot keep its socket, its task and its connection slot.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time given, once the close frame is written, for the peer's answer, which completes the
+/// close handshake; a live peer answers within a round trip.
+const CLOSE_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Deserialize)]
 pub struct WsParams {
@@ -247,6 +258,8 @@ fn run(
                                 let sent = out.now_ms();
                                 let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
                                 if !Box::pin(send_with_timeout(&mut socket, ping)).await {
+                                    // The peer has not taken what was written before: too slow.
+                                    out.close(Disconnect::SLOW);
                                     break VecDeque::new();
                                 }
                                 let now = Instant::now();
@@ -299,8 +312,6 @@ fn run(
         let batch = out.take();
         unsent.extend(batch.frames);
         Box::pin(finish(&mut socket, unsent, batch.close, &state)).await;
-        // Keep reading until the peer answers the close frame, so the handshake completes.
-        let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while socket.next().await.is_some() {} })).await;
         state.metrics.connections.dec();
         drop(permit);
     }
@@ -312,7 +323,7 @@ fn is_too_big(e: axum::Error) -> bool {
 }
 
 async fn send_with_timeout(socket: &mut WebSocket, msg: Message) -> bool {
-    matches!(tokio::time::timeout(CLOSE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
+    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
 }
 
 /// The instant the wall-clock time `exp_s` (seconds since the Unix epoch) falls at, on the
@@ -332,8 +343,11 @@ fn earliest(next: Instant, exp_s: Option<u64>) -> Instant {
     exp_s.map_or(next, |exp| instant_of(exp).min(next))
 }
 
-/// Sends what is still queued (unless the reason drops it) and, when the server ends the
-/// connection, the close frame with its reason.
+/// Ends the connection: writes what is still queued (unless the reason drops it) and, when the
+/// server ends the connection, the close frame with its reason, within [`CLOSE_WRITE_TIMEOUT`]
+/// (the close frame waits behind whatever the peer's TCP buffers hold: a slow client that keeps
+/// reading gets it, one that reads nothing is dropped in time); then reads until the peer
+/// answers, within [`CLOSE_ANSWER_TIMEOUT`], so the close handshake completes.
 async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Option<Disconnect>, state: &AppState) {
     if let Some(reason) = &reason {
         state.metrics.closes.get_or_create(&CloseLabels { code: reason.code as u16 }).inc();
@@ -342,21 +356,45 @@ async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Opt
         }
     }
     let skip_frames = reason.as_ref().is_some_and(Disconnect::drops_queued_frames);
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+    let written = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
         if !skip_frames {
             for frame in frames {
-                socket.feed(Message::Text(frame)).await?;
+                if socket.feed(Message::Text(frame)).await.is_err() {
+                    return false;
+                }
             }
         }
-        match reason {
-            Some(r) => {
-                let frame = CloseFrame { code: r.code as u16, reason: Utf8Bytes::from_static(r.reason) };
-                socket.send(Message::Close(Some(frame))).await
+        if let Some(r) = reason {
+            let frame = CloseFrame { code: r.code as u16, reason: Utf8Bytes::from_static(r.reason) };
+            if socket.feed(Message::Close(Some(frame))).await.is_err() {
+                return false;
             }
-            None => socket.flush().await,
         }
+        flush_while_reading(socket).await
     })
     .await;
+    if written == Ok(true) {
+        let _ = tokio::time::timeout(CLOSE_ANSWER_TIMEOUT, async { while socket.next().await.is_some() {} }).await;
+    }
+}
+
+/// Flushes what is buffered while reading (and discarding) what the peer sends: true once
+/// flushed, false when the stream ended first. Reading goes on because a peer busy sending may
+/// not take our bytes until we take its, and because the peer's own close frame may come first.
+async fn flush_while_reading(socket: &mut WebSocket) -> bool {
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut *socket).poll_flush(cx).is_ready() {
+            return Poll::Ready(true);
+        }
+        loop {
+            match Pin::new(&mut *socket).poll_next(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(_) => return Poll::Ready(false),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The edge of a node: sockets before their upgrade (the header timeout, the cap on
 //! connections not yet upgraded), shutdown, the handshake, what a command frame may hold, and
-//! how a connection ends (token expiry).
+//! how a connection ends (token expiry, slow consumers).
 
 use std::time::Duration;
 
@@ -273,4 +273,28 @@ async fn handshakes_are_checked_as_rfc_6455_says() {
     let head = exchange(&app, &request("HTTP/1.1", nonce, "Sec-WebSocket-Version: 8\r\n")).await;
     assert!(head.starts_with("http/1.1 426"), "{head}");
     assert!(head.contains("sec-websocket-version: 13"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_gets_its_4008_close_frame_behind_full_buffers() {
+    let mut cfg = Config::for_tests();
+    cfg.limits.outbound_queue_bytes = 64 * 1024;
+    let app = spawn_with(cfg).await;
+    let ch = public_channel();
+    let mut slow = Client::connect(&app, None).await;
+    slow.subscribe(&ch).await;
+    // The client reads nothing while frames arrive a little at a time, so the server's writer
+    // fills every TCP buffer between them before the queue overflows.
+    let text = "mật ong ".repeat(1000);
+    let mut published = 0;
+    while app.state.metrics.slow_disconnects.get() == 0 {
+        assert!(published < 20_000, "the slow client was never closed");
+        app.publish(&ch, "announcement", json!({ "text": text })).await;
+        published += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // Away a little longer than a write is given, then reading again: the close frame comes
+    // after what the buffers held.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(slow.closed().await, Ended::Closed(4008));
 }
