@@ -29,6 +29,12 @@ use crate::metrics::Metrics;
 /// as soon as any connection closes.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// The most hyper buffers for one connection, read or write (its default is about 400 KiB). A
+/// request head here is well under 8 KiB (the longest part is a token in `/ws?token=`), and a
+/// body is taken in pieces as a handler reads it, so 16 KiB costs nothing in function while the
+/// pending connections a flood can hold cost at most 512 times 16 KiB instead of 200 MiB.
+const MAX_BUFFER: usize = 16 * 1024;
+
 /// The HTTP side of one server: its connection tasks, and the means to end them.
 pub struct HttpServer {
     /// Tasks serving connections that are HTTP (not yet, or never, WebSockets).
@@ -56,7 +62,7 @@ impl HttpServer {
     pub async fn accept(&self, listener: TcpListener, router: Router, options: ServeOptions) {
         let pending = Arc::new(Semaphore::new(options.max_pending));
         let mut builder = http1::Builder::new();
-        builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+        builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).max_buf_size(MAX_BUFFER);
         let mut failing = false;
         loop {
             let accepted = tokio::select! {

@@ -117,6 +117,15 @@ async fn websockets_do_not_count_against_the_pending_cap() {
 }
 
 #[tokio::test]
+async fn a_body_larger_than_the_connection_buffer_is_read_whole() {
+    let app = spawn_app().await;
+    // 40 KiB: past hyper's buffer for one connection, within the REST body limit.
+    let body = serde_json::json!({ "name": "x".repeat(40 * 1024) });
+    let errors = app.api().post("/api/auth/guest", None, body).await.problem(400).clone();
+    assert!(errors["name"].is_string(), "the whole body was parsed: {errors}");
+}
+
+#[tokio::test]
 async fn shutdown_ends_within_its_timeout_whatever_requests_are_half_sent() {
     let mut cfg = Config::for_tests();
     cfg.limits.shutdown_timeout_s = 2;
