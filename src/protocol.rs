@@ -326,13 +326,16 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
         let mut map = serde_json::Map::new();
         while let Some(key) = access.next_key::<String>()? {
             let value = access.next_value_seed(nested)?;
-            if map.contains_key(&key) {
-                let which = if self.top && key == "id" { Repeated::Id } else { Repeated::Other };
-                if self.repeated.get() != Repeated::Id {
-                    self.repeated.set(which);
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
                 }
-            } else {
-                map.insert(key, value);
+                serde_json::map::Entry::Occupied(first) => {
+                    let which = if self.top && first.key() == "id" { Repeated::Id } else { Repeated::Other };
+                    if self.repeated.get() != Repeated::Id {
+                        self.repeated.set(which);
+                    }
+                }
             }
         }
         Ok(Value::Object(map))
