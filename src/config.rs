@@ -132,11 +132,13 @@ pub struct Limits {
     pub header_read_timeout_s: u64,
 
     /// HTTP connections held at once that are not (yet) WebSockets: requests being read or
-    /// answered, handshakes, kept-alive REST connections. One more is closed as soon as it is
-    /// accepted. 512, because with the 19,000 WebSockets of --max-connections it stays inside the
-    /// 20,000 descriptors a process gets here, and it is well above what a join storm has in
-    /// flight (a handshake takes one round trip), so sockets that never finish a request cannot
-    /// take every descriptor and starve `/healthz` and real handshakes.
+    /// answered, handshakes, kept-alive REST connections. While that many are open the server
+    /// accepts nothing more: new connections wait in the kernel's accept queue (4096 deep),
+    /// costing no descriptor, until one of these ends. 512, because with the 19,000 WebSockets
+    /// of --max-connections it stays inside the 20,000 descriptors a process gets here, and it
+    /// is well above what a join storm has in flight (a handshake takes one round trip), so
+    /// sockets that never finish a request cannot take every descriptor and starve `/healthz`
+    /// and real handshakes.
     #[arg(long, env = "OCOP_MAX_PENDING_CONNECTIONS", default_value_t = 512)]
     pub max_pending_connections: usize,
 

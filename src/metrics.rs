@@ -34,7 +34,7 @@ pub struct Metrics {
     registry: Registry,
     pub connections: Gauge,
     pub connections_refused: Counter,
-    pub http_refused: Counter,
+    pub http_pending_full: Counter,
     pub frames_in: Counter,
     pub frames_out: Counter<u64, AtomicU64>,
     pub bytes_out: Counter<u64, AtomicU64>,
@@ -59,11 +59,11 @@ impl Metrics {
             "Upgrades refused because the connection limit was reached",
             connections_refused.clone(),
         );
-        let http_refused = Counter::default();
+        let http_pending_full = Counter::default();
         registry.register(
-            "http_connections_refused",
-            "Connections closed at accept because --max-pending-connections were not yet upgraded",
-            http_refused.clone(),
+            "http_pending_full",
+            "Times accepting waited because --max-pending-connections connections were not yet upgraded",
+            http_pending_full.clone(),
         );
         let frames_in = Counter::default();
         registry.register("ws_frames_in", "Text frames received", frames_in.clone());
@@ -97,7 +97,7 @@ impl Metrics {
             registry,
             connections,
             connections_refused,
-            http_refused,
+            http_pending_full,
             frames_in,
             frames_out,
             bytes_out,

@@ -3,7 +3,10 @@
 //! `axum::serve` gives hyper no timer (so no header timeout) and waits without bound for every
 //! connection on shutdown; this loop bounds both. A connection that has not been upgraded holds
 //! one permit of the pending-connection cap, given back when it ends or its upgrade completes
-//! (a WebSocket then counts against `--max-connections` instead).
+//! (a WebSocket then counts against `--max-connections` instead). While every permit is held the
+//! loop accepts nothing: new connections wait in the kernel's accept queue, where they cost no
+//! descriptor, and are served in order as permits come back (at the latest when the header
+//! timeout closes a socket that sends nothing).
 
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -64,7 +67,26 @@ impl HttpServer {
         let mut builder = http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).max_buf_size(MAX_BUFFER);
         let mut failing = false;
+        // A permit taken for an accept that failed, kept for the next one.
+        let mut spare: Option<OwnedSemaphorePermit> = None;
         loop {
+            let permit = match spare.take() {
+                Some(permit) => permit,
+                None => match pending.clone().try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        options.metrics.http_pending_full.inc();
+                        tokio::select! {
+                            _ = options.shutdown.cancelled() => return,
+                            permit = pending.clone().acquire_owned() => match permit {
+                                Ok(permit) => permit,
+                                // Never closed; there is nothing to serve with if it were.
+                                Err(_) => return,
+                            },
+                        }
+                    }
+                },
+            };
             let accepted = tokio::select! {
                 _ = options.shutdown.cancelled() => return,
                 accepted = listener.accept() => accepted,
@@ -75,8 +97,12 @@ impl HttpServer {
                     accepted
                 }
                 // The peer gave up before the accept: nothing to do for it.
-                Err(e) if is_connection_error(&e) => continue,
+                Err(e) if is_connection_error(&e) => {
+                    spare = Some(permit);
+                    continue;
+                }
                 Err(e) => {
+                    spare = Some(permit);
                     // Logged once per run of failures, not once per pause.
                     if !failing {
                         tracing::warn!(error = %e, "accept failed; pausing accepts until it succeeds");
@@ -88,12 +114,6 @@ impl HttpServer {
                     }
                     continue;
                 }
-            };
-            let Ok(permit) = pending.clone().try_acquire_owned() else {
-                // Closed at once: its descriptor is what the cap protects.
-                options.metrics.http_refused.inc();
-                drop(tcp);
-                continue;
             };
             // Replies and events are small writes that must leave at once, not wait for an ACK.
             if let Err(e) = tcp.set_nodelay(true) {

@@ -75,30 +75,46 @@ async fn silent_and_slowloris_sockets_are_closed_after_the_header_timeout() {
     assert_eq!(reqwest::get(app.http("/healthz")).await.unwrap().status(), 200);
 }
 
+/// Whether the server has closed `tcp` (a non-blocking socket that should receive nothing).
+fn is_closed(tcp: &std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut byte = [0u8; 1];
+    match (&*tcp).read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("a silent socket got an answer"),
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
 #[tokio::test]
-async fn connections_beyond_the_pending_cap_are_closed_at_once_until_slots_free_up() {
+async fn connections_beyond_the_pending_cap_wait_until_a_slot_frees_up() {
     let mut cfg = Config::for_tests();
     cfg.limits.max_pending_connections = 5;
-    cfg.limits.header_read_timeout_s = 3;
+    cfg.limits.header_read_timeout_s = 2;
     let app = spawn_with(cfg).await;
-    let mut silent = Vec::new();
-    for _ in 0..5 {
-        silent.push(TcpStream::connect(app.addr).await.unwrap());
-    }
-    // The sixth is accepted after the five (the accept queue is in order) and finds no slot.
+    let silent: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| {
+            let tcp = std::net::TcpStream::connect(app.addr).unwrap();
+            tcp.set_nonblocking(true).unwrap();
+            tcp
+        })
+        .collect();
+    // The sixth is queued behind the five (the accept queue is in order) and finds no slot: it
+    // waits, unaccepted, until the header timeout closes a silent one.
     let mut extra = TcpStream::connect(app.addr).await.unwrap();
-    let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
     let answer = read_until_closed(&mut extra).await;
-    assert!(answer.is_empty(), "closed without an answer, got {:?}", String::from_utf8_lossy(&answer));
-    // The silent ones are closed by the header timeout, which frees their slots.
-    for tcp in &mut silent {
-        read_until_closed(tcp).await;
-    }
-    eventually("/healthz is served again", || async {
-        reqwest::get(app.http("/healthz")).await.is_ok_and(|r| r.status() == 200)
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer));
+    let closed = silent.iter().filter(|tcp| is_closed(tcp)).count();
+    assert!(closed >= 1, "served only once a silent socket had been closed to make room");
+    eventually("the header timeout closes every silent socket", || {
+        let all = silent.iter().all(is_closed);
+        async move { all }
     })
     .await;
-    assert!(app.metrics().await.contains("ocop_http_connections_refused_total 1"));
+    let metrics = app.metrics().await;
+    let waits = metrics.lines().find_map(|l| l.strip_prefix("ocop_http_pending_full_total ")).unwrap();
+    assert!(waits.parse::<u64>().unwrap() >= 1, "{metrics}");
 }
 
 #[tokio::test]
@@ -108,7 +124,8 @@ async fn websockets_do_not_count_against_the_pending_cap() {
     let app = spawn_with(cfg).await;
     let mut clients = Vec::new();
     for _ in 0..4 {
-        clients.push(Client::connect(&app, None).await);
+        // Bounded: a WebSocket that kept its slot would leave the next one waiting unaccepted.
+        clients.push(tokio::time::timeout(WAIT, Client::connect(&app, None)).await.expect("connects in time"));
     }
     for c in &mut clients {
         c.subscribe(&public_channel()).await;
