@@ -117,6 +117,43 @@ async fn connections_beyond_the_pending_cap_wait_until_a_slot_frees_up() {
     assert!(waits.parse::<u64>().unwrap() >= 1, "{metrics}");
 }
 
+/// The server binary in a child process, killed on drop.
+struct ChildServer(std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_process_out_of_descriptors_serves_again_once_the_header_timeout_frees_them() {
+    // A process allowed 64 descriptors, far fewer than the pending-connection cap, so silent
+    // sockets exhaust them and accepting fails with "too many open files".
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let command =
+        format!("ulimit -n 64 && exec {} --listen {addr} --header-read-timeout-s 1", env!("CARGO_BIN_EXE_ocop-live"));
+    let child = std::process::Command::new("bash")
+        .args(["-c", &command])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = ChildServer(child);
+    let healthz = format!("http://{addr}/healthz");
+    eventually("the server starts", || async { reqwest::get(&healthz).await.is_ok_and(|r| r.status() == 200) }).await;
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // Queued behind them; answered once the header timeout has closed enough of them.
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let status = client.get(&healthz).send().await.expect("answered despite the flood").status();
+    assert_eq!(status, 200);
+}
+
 #[tokio::test]
 async fn websockets_do_not_count_against_the_pending_cap() {
     let mut cfg = Config::for_tests();
