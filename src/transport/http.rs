@@ -48,7 +48,9 @@ pub struct HttpServer {
 
 /// What the loop needs besides the listener.
 pub struct ServeOptions {
+    /// `--header-read-timeout-s`, whose doc says why it is what it is.
     pub header_read_timeout: Duration,
+    /// `--max-pending-connections`: connections not yet upgraded, at most.
     pub max_pending: usize,
     /// Cancelled when the server begins shutting down: accepting stops and every connection is
     /// asked to finish the request it is serving and close.
