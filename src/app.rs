@@ -25,6 +25,7 @@ use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
 use crate::shows::{Shows, ShowsConfig};
 use crate::snapshot::{HistoryOnly, Snapshots};
+use crate::transport::http::{HttpServer, ServeOptions};
 use crate::{ops, transport};
 
 /// How often readiness is re-checked against the engine.
@@ -114,6 +115,7 @@ impl App {
 
     pub async fn build_with_listener(mut config: Config, listener: TcpListener) -> Result<Self, StartError> {
         config.validate()?;
+        warn_if_descriptors_fall_short(&config);
         let metrics = Arc::new(Metrics::new());
         let hub = Arc::new(Hub::new(metrics.clone()));
         let sink: Arc<dyn EventSink> = hub.clone();
@@ -243,25 +245,56 @@ impl App {
                 shutdown.cancel();
             }
         });
-        // Replies and events are small writes that must leave at once, not wait for an ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let timeout = Duration::from_secs(state.config.limits.shutdown_timeout_s);
-        let served = serve.await;
+        let limits = &state.config.limits;
+        let http = HttpServer::new();
+        let options = ServeOptions {
+            header_read_timeout: limits.header_read_timeout(),
+            max_pending: limits.max_pending_connections,
+            shutdown: shutdown.clone(),
+            metrics: state.metrics.clone(),
+        };
+        http.accept(listener, router, options).await;
+        // One deadline for everything: WebSockets close with 1012 after the command they are
+        // applying, HTTP requests in flight finish, and whatever is left when it passes (a
+        // request half sent, a peer that takes nothing) is dropped.
+        let deadline = tokio::time::Instant::now() + limits.shutdown_timeout();
         tracing::info!("shutting down: closing connections");
         state.connections.close();
-        if tokio::time::timeout(timeout, state.connections.wait()).await.is_err() {
-            tracing::warn!("connections still open after the shutdown timeout");
-        }
+        let websockets = async {
+            if tokio::time::timeout_at(deadline, state.connections.wait()).await.is_err() {
+                tracing::warn!("WebSockets still open after the shutdown timeout");
+            }
+        };
+        tokio::join!(websockets, http.stop(deadline));
         background.cancel();
         tracing::info!("stopped");
-        served
+        Ok(())
     }
+}
+
+/// Descriptors the process needs besides its connections: the listener, Redis, logs, files.
+const OTHER_DESCRIPTORS: u64 = 64;
+
+/// Warns when the connection limits add up to more descriptors than the process may open: the
+/// limits then no longer protect it, and accepts fail (and pause) before they apply.
+fn warn_if_descriptors_fall_short(config: &Config) {
+    let Some(limit) = open_files_limit() else { return };
+    let limits = &config.limits;
+    let needed = (limits.max_connections + limits.max_pending_connections) as u64 + OTHER_DESCRIPTORS;
+    if needed > limit {
+        tracing::warn!(
+            limit,
+            needed,
+            "--max-connections plus --max-pending-connections exceed the open-file limit; lower them or raise the limit"
+        );
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// Binds with a deep accept queue: a join storm of thousands of viewers must queue, not be

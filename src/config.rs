@@ -128,6 +128,26 @@ pub struct Limits {
     #[arg(long, env = "OCOP_MAX_CONNECTIONS", default_value_t = 19_000)]
     pub max_connections: usize,
 
+    /// Seconds a client has to send a request's headers, from the moment its connection is
+    /// accepted (and again after each response on a kept-alive connection); then the connection
+    /// is closed. Ten seconds, because a request head is a few hundred bytes in one or two TCP
+    /// segments, which a phone on a slow mobile network (hundreds of milliseconds of round trip,
+    /// a retransmission or two) delivers in well under that, while a socket that sends nothing or
+    /// one byte at a time gives its descriptor back quickly.
+    #[arg(long, env = "OCOP_HEADER_READ_TIMEOUT_S", default_value_t = 10)]
+    pub header_read_timeout_s: u64,
+
+    /// HTTP connections held at once that are not (yet) WebSockets: requests being read or
+    /// answered, handshakes, kept-alive REST connections. While that many are open the server
+    /// accepts nothing more: new connections wait in the kernel's accept queue (4096 deep),
+    /// costing no descriptor, until one of these ends. 512, because with the 19,000 WebSockets
+    /// of --max-connections it stays inside the 20,000 descriptors a process gets here, and it
+    /// is well above what a join storm has in flight (a handshake takes one round trip), so
+    /// sockets that never finish a request cannot take every descriptor and starve `/healthz`
+    /// and real handshakes.
+    #[arg(long, env = "OCOP_MAX_PENDING_CONNECTIONS", default_value_t = 512)]
+    pub max_pending_connections: usize,
+
     /// Events kept in each channel's history for recovery.
     #[arg(long, env = "OCOP_HISTORY_SIZE", default_value_t = 1000)]
     pub history_size: usize,
@@ -186,8 +206,8 @@ impl Config {
         if !(self.address_deadline_min > 0.0 && self.address_deadline_min <= 7.0 * 24.0 * 60.0) {
             return bad("--address-deadline-min must be more than 0 and at most 10080 (a week)");
         }
-        if self.token_ttl_s < 60 {
-            return bad("--token-ttl-s must be at least 60");
+        if self.token_ttl_s == 0 {
+            return bad("--token-ttl-s must be positive");
         }
         let l = &self.limits;
         if l.max_message_bytes < 1024 {
@@ -202,8 +222,11 @@ impl Config {
         if l.outbound_queue_bytes < l.max_message_bytes {
             return bad("--outbound-queue-bytes must be at least --max-message-bytes");
         }
-        if l.max_subscriptions == 0 || l.max_connections == 0 || l.history_size == 0 {
+        if l.max_subscriptions == 0 || l.max_connections == 0 || l.max_pending_connections == 0 || l.history_size == 0 {
             return bad("subscription, connection and history limits must be positive");
+        }
+        if l.header_read_timeout_s == 0 {
+            return bad("--header-read-timeout-s must be positive");
         }
         Ok(())
     }
@@ -241,5 +264,11 @@ impl Limits {
     }
     pub fn pong_timeout(&self) -> Duration {
         Duration::from_secs(self.pong_timeout_s)
+    }
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_s)
+    }
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_s)
     }
 }

@@ -123,6 +123,17 @@ impl Session {
         self.identity.as_ref().map(|i| &i.user)
     }
 
+    /// Whether the connection's token has expired (`Claims::is_expired_at`, now).
+    pub fn token_expired(&self) -> bool {
+        self.identity.as_ref().is_some_and(|i| i.claims.is_expired_at(unix_now()))
+    }
+
+    /// When the connection's token expires (`exp`, seconds since the Unix epoch), if it is
+    /// signed in.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.identity.as_ref().map(|i| i.claims.exp)
+    }
+
     fn send(&self, text: String) {
         self.out.push(Utf8Bytes::from(text));
     }
@@ -137,9 +148,7 @@ impl Session {
 
     /// Handles one text frame: exactly one reply is queued, unless the connection is closing.
     pub async fn handle_text(&mut self, text: &str) {
-        if let Some(identity) = &self.identity
-            && identity.claims.exp < unix_now()
-        {
+        if self.token_expired() {
             self.out.close(Disconnect::TOKEN_EXPIRED);
             return;
         }

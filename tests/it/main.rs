@@ -5,6 +5,7 @@ mod api;
 mod api_permissions;
 mod asyncapi;
 mod catalog;
+mod edge;
 mod engine;
 mod helpers;
 mod multinode;
