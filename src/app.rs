@@ -71,6 +71,7 @@ pub struct Shared {
     pub node_id: Arc<str>,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    pub throttles: crate::throttle::Throttles,
     pub shows: Arc<Shows>,
     pub sales: Arc<crate::sales::Sales>,
     /// The OpenAPI document, rendered once.
@@ -190,6 +191,7 @@ impl App {
         ));
         let sales =
             Arc::new(crate::sales::Sales::new(engine.clone(), catalog.clone(), accounts.clone(), shows.clone()));
+        let (engine_state, throttle) = (engine.state.clone(), config.throttle.clone());
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
@@ -208,6 +210,7 @@ impl App {
             shows,
             sales,
             next_conn: AtomicU64::new(1),
+            throttles: crate::throttle::Throttles::new(engine_state, throttle),
             accounts,
             catalog,
             openapi: crate::api::openapi_json().into(),

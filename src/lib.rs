@@ -9,6 +9,7 @@
 //! - [`sales`]: flash offers and orders, including "chốt đơn" from the chat.
 //! - [`room`]: a show's live state on this node, kept from its events, for snapshots.
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
+//! - [`throttle`]: sign-in, registration and guest-token throttles, counted in the engine.
 //! - [`demo`]: the `--demo` data set.
 //! - [`transport`]: the WebSocket endpoint, the reader loop, the writer task and its queue.
 //! - [`protocol`]: the wire contract: commands, replies, events, error and close codes.
@@ -44,6 +45,7 @@ pub mod session;
 pub mod shows;
 pub mod snapshot;
 pub mod telemetry;
+pub mod throttle;
 pub mod transport;
 pub mod vn;
 

@@ -14,4 +14,5 @@ mod redis_faults;
 mod sales;
 mod show_proto;
 mod shows;
+mod throttle;
 mod ws;
