@@ -113,7 +113,18 @@ impl App {
         Self::build_with_listener(config, listener).await
     }
 
-    pub async fn build_with_listener(mut config: Config, listener: TcpListener) -> Result<Self, StartError> {
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        Self::build_with_snapshots(config, listener, Arc::new(HistoryOnly)).await
+    }
+
+    /// [`App::build_with_listener`] with another [`Snapshots`]: the provider that says which
+    /// fair and booth channels exist and what a subscriber to one starts from. The fairs domain
+    /// plugs in here; tests of the realtime core use one that owns booth channels.
+    pub async fn build_with_snapshots(
+        mut config: Config,
+        listener: TcpListener,
+        snapshots: Arc<dyn Snapshots>,
+    ) -> Result<Self, StartError> {
         config.validate()?;
         let metrics = Arc::new(Metrics::new());
         let hub = Arc::new(Hub::new(metrics.clone()));
@@ -201,7 +212,7 @@ impl App {
             engine,
             hub,
             metrics,
-            snapshots: Arc::new(HistoryOnly),
+            snapshots,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),

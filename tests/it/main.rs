@@ -5,6 +5,7 @@ mod api;
 mod api_permissions;
 mod asyncapi;
 mod catalog;
+mod channels;
 mod engine;
 mod helpers;
 mod multinode;
