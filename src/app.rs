@@ -23,14 +23,15 @@ use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
 use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
+use crate::presence::{REPORT_TTL, Reports};
 use crate::shows::{Shows, ShowsConfig};
 use crate::snapshot::{HistoryOnly, Snapshots};
 use crate::{ops, transport};
 
 /// How often readiness is re-checked against the engine.
 const READY_CHECK: Duration = Duration::from_secs(1);
-/// How often this node reports its viewer counts of fair and booth channels; reports live three
-/// rounds. Shows report on their own one-second tick.
+/// How often this node looks for changed viewer counts of fair and booth channels, and reports
+/// those that changed (`presence::Reports`). Shows report on their own one-second tick.
 const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 /// The sales tick: offers expire within this of their end, and `stock` events go out at most
 /// this often per offer.
@@ -347,26 +348,41 @@ fn spawn_background(state: &AppState) -> CancellationToken {
     let token = stop.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRESENCE_EVERY);
-        let mut reported: std::collections::HashSet<Arc<str>> = Default::default();
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reports = Reports::<Arc<str>>::default();
         loop {
-            tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let counts = s.hub.channel_counts();
-            let mut now = std::collections::HashSet::with_capacity(counts.len());
-            for (channel, count) in counts {
-                if !is_public(&channel) {
+            let stopping = tokio::select! {
+                _ = token.cancelled() => true,
+                _ = tick.tick() => false,
+            };
+            let counts: std::collections::HashMap<Arc<str>, u64> = if stopping {
+                // Stopping cleanly: this node's counts end now, not when its reports expire.
+                Default::default()
+            } else {
+                s.hub.channel_counts().into_iter().filter(|(c, _)| is_public(c)).map(|(c, n)| (c, n as u64)).collect()
+            };
+            let gone: Vec<Arc<str>> = reports.keys().filter(|c| !counts.contains_key(*c)).cloned().collect();
+            let now = std::time::Instant::now();
+            for (channel, count) in counts.into_iter().chain(gone.into_iter().map(|c| (c, 0))) {
+                if !reports.due(&channel, count, now) {
                     continue;
                 }
-                let _ = s.engine.presence.report(&channel, &s.node_id, count as u64, PRESENCE_EVERY * 3).await;
-                now.insert(channel);
+                // A failed report is not recorded, so the next round tries again.
+                if s.engine.presence.report(&channel, &s.node_id, count, REPORT_TTL).await.is_ok() {
+                    reports.reported(&channel, count, now);
+                }
             }
-            for gone in reported.difference(&now) {
-                let _ = s.engine.presence.report(gone, &s.node_id, 0, PRESENCE_EVERY).await;
+            if stopping {
+                return;
             }
-            reported = now;
         }
+    });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        // Once every connection is gone, show viewer counts are reported as zero at once too.
+        token.cancelled().await;
+        s.shows.tick().await;
     });
     stop
 }

@@ -15,6 +15,7 @@
 //! - [`protocol`]: the wire contract: commands, replies, events, error and close codes.
 //! - [`session`]: one connection's state; applies commands with permissions and limits.
 //! - [`hub`]: this node's subscribers per channel; fans one prepared frame out to all.
+//! - [`presence`]: when a node reports its viewer counts to the engine.
 //! - [`engine`]: broker, presence and state traits with memory and Redis implementations.
 //! - [`channel`]: channel names and who may subscribe.
 //! - [`snapshot`]: the state a subscriber starts from, per channel kind.
@@ -37,6 +38,7 @@ pub mod engine;
 pub mod hub;
 pub mod metrics;
 pub mod ops;
+pub mod presence;
 pub mod protocol;
 pub mod room;
 pub mod sales;

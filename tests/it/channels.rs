@@ -1,6 +1,8 @@
-//! Only channels that exist can be subscribed.
+//! Only channels that exist can be subscribed, and an idle subscription costs the engine
+//! nothing while nothing changes.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ocop_live::auth::Role;
 use serde_json::json;
@@ -51,4 +53,64 @@ async fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
             Some((name.to_owned(), calls))
         })
         .collect()
+}
+
+/// The commands Redis ran over a few seconds, with their calls (the test's own INFO aside).
+async fn commands_over_a_while(redis: &RedisServer) -> BTreeMap<String, u64> {
+    let before = command_calls(redis).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = command_calls(redis).await;
+    after
+        .into_iter()
+        .filter(|(name, _)| name != "info")
+        .filter_map(|(name, calls)| {
+            let delta = calls - before.get(&name).copied().unwrap_or(0);
+            (delta > 0).then_some((name, delta))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn idle_subscriptions_cost_redis_nothing_while_nothing_changes() {
+    let redis = RedisServer::start().await;
+    let app = spawn_with(redis_config(&redis)).await;
+    let api = app.api();
+    let (seller, _) = api.register("seller").await;
+    let mut shows = Vec::new();
+    for i in 0..6 {
+        let show = api.post("/api/shows", Some(&seller), json!({"title": format!("Phiên chợ {i}")})).await;
+        shows.push(show.ok(201)["show"]["id"].as_str().unwrap().to_owned());
+    }
+    // What the node runs with nobody subscribed: its own timers (readiness, offer expiry).
+    let unsubscribed = commands_over_a_while(&redis).await;
+
+    // Idle viewers on every show, anonymous and signed in.
+    let buyer = app.token(&user(Role::Buyer));
+    let mut viewers = Vec::new();
+    for i in 0..24 {
+        let mut c = Client::connect(&app, (i % 2 == 0).then_some(buyer.as_str())).await;
+        c.subscribe(&format!("show:{}", shows[i % shows.len()])).await;
+        viewers.push(c);
+    }
+    for id in &shows {
+        let ch = format!("show:{id}");
+        let presence = &app.state.engine.presence;
+        eventually("the viewers are reported", || async { presence.count(&ch).await.unwrap() == 4 }).await;
+    }
+    // The tick that reported them may still be broadcasting the totals.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let idle = commands_over_a_while(&redis).await;
+    assert_eq!(
+        idle.get("evalsha"),
+        None,
+        "no script (presence report, count, publish) while nothing changed: {idle:?}"
+    );
+    for (name, calls) in &idle {
+        assert!(
+            unsubscribed.contains_key(name),
+            "{name} ran {calls} times only because of idle subscriptions: {idle:?} (unsubscribed: {unsubscribed:?})"
+        );
+    }
+    drop(viewers);
 }
