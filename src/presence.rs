@@ -11,7 +11,8 @@ use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// How long a report counts. A node that dies stops counting this long after its last report;
-/// a node that stops cleanly reports zero first.
+/// a node that stops cleanly sends zero reports as its last background step (best effort: the
+/// process may exit first, and then its reports run out like a dead node's).
 pub const REPORT_TTL: Duration = Duration::from_secs(45);
 
 /// An unchanged count is reported again this often, well within [`REPORT_TTL`], so a report
