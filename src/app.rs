@@ -23,6 +23,7 @@ use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
 use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
+use crate::presence::{REPORT_TTL, Reports};
 use crate::shows::{Shows, ShowsConfig};
 use crate::snapshot::{HistoryOnly, Snapshots};
 use crate::transport::http::{HttpServer, ServeOptions};
@@ -30,8 +31,8 @@ use crate::{ops, transport};
 
 /// How often readiness is re-checked against the engine.
 const READY_CHECK: Duration = Duration::from_secs(1);
-/// How often this node reports its viewer counts of fair and booth channels; reports live three
-/// rounds. Shows report on their own one-second tick.
+/// How often this node looks for changed viewer counts of fair and booth channels, and reports
+/// those that changed (`presence::Reports`). Shows report on their own one-second tick.
 const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 /// The sales tick: offers expire within this of their end, and `stock` events go out at most
 /// this often per offer.
@@ -72,6 +73,7 @@ pub struct Shared {
     pub node_id: Arc<str>,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    pub throttles: crate::throttle::Throttles,
     pub shows: Arc<Shows>,
     pub sales: Arc<crate::sales::Sales>,
     /// The OpenAPI document, rendered once.
@@ -113,7 +115,18 @@ impl App {
         Self::build_with_listener(config, listener).await
     }
 
-    pub async fn build_with_listener(mut config: Config, listener: TcpListener) -> Result<Self, StartError> {
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        Self::build_with_snapshots(config, listener, Arc::new(HistoryOnly)).await
+    }
+
+    /// [`App::build_with_listener`] with another [`Snapshots`]: the provider that says which
+    /// fair and booth channels exist and what a subscriber to one starts from. The fairs domain
+    /// plugs in here; tests of the realtime core use one that owns booth channels.
+    pub async fn build_with_snapshots(
+        mut config: Config,
+        listener: TcpListener,
+        snapshots: Arc<dyn Snapshots>,
+    ) -> Result<Self, StartError> {
         config.validate()?;
         warn_if_descriptors_fall_short(&config);
         let metrics = Arc::new(Metrics::new());
@@ -197,6 +210,7 @@ impl App {
             shows.clone(),
             crate::sales::SalesConfig { address_deadline: config.address_deadline() },
         ));
+        let (engine_state, throttle) = (engine.state.clone(), config.throttle.clone());
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
@@ -206,7 +220,7 @@ impl App {
             engine,
             hub,
             metrics,
-            snapshots: Arc::new(HistoryOnly),
+            snapshots,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
@@ -215,6 +229,7 @@ impl App {
             shows,
             sales,
             next_conn: AtomicU64::new(1),
+            throttles: crate::throttle::Throttles::new(engine_state, throttle),
             accounts,
             catalog,
             openapi: crate::api::openapi_json().into(),
@@ -371,26 +386,41 @@ fn spawn_background(state: &AppState) -> CancellationToken {
     let token = stop.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRESENCE_EVERY);
-        let mut reported: std::collections::HashSet<Arc<str>> = Default::default();
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reports = Reports::<Arc<str>>::default();
         loop {
-            tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let counts = s.hub.channel_counts();
-            let mut now = std::collections::HashSet::with_capacity(counts.len());
-            for (channel, count) in counts {
-                if !is_public(&channel) {
+            let stopping = tokio::select! {
+                _ = token.cancelled() => true,
+                _ = tick.tick() => false,
+            };
+            let counts: std::collections::HashMap<Arc<str>, u64> = if stopping {
+                // Stopping cleanly: this node's counts end now, not when its reports expire.
+                Default::default()
+            } else {
+                s.hub.channel_counts().into_iter().filter(|(c, _)| is_public(c)).map(|(c, n)| (c, n as u64)).collect()
+            };
+            let gone: Vec<Arc<str>> = reports.keys().filter(|c| !counts.contains_key(*c)).cloned().collect();
+            let now = std::time::Instant::now();
+            for (channel, count) in counts.into_iter().chain(gone.into_iter().map(|c| (c, 0))) {
+                if !reports.due(&channel, count, now) {
                     continue;
                 }
-                let _ = s.engine.presence.report(&channel, &s.node_id, count as u64, PRESENCE_EVERY * 3).await;
-                now.insert(channel);
+                // A failed report is not recorded, so the next round tries again.
+                if s.engine.presence.report(&channel, &s.node_id, count, REPORT_TTL).await.is_ok() {
+                    reports.reported(&channel, count, now);
+                }
             }
-            for gone in reported.difference(&now) {
-                let _ = s.engine.presence.report(gone, &s.node_id, 0, PRESENCE_EVERY).await;
+            if stopping {
+                return;
             }
-            reported = now;
         }
+    });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        // Once every connection is gone, show viewer counts are reported as zero at once too.
+        token.cancelled().await;
+        s.shows.tick().await;
     });
     stop
 }

@@ -1,9 +1,10 @@
 //! Runtime configuration: every flag also reads an environment variable (PROTOCOL.md §0).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,8 +78,77 @@ pub struct Config {
     #[arg(long, env = "OCOP_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
 
+    /// Reverse proxies whose forwarded client address is believed (`Forwarded`, else the
+    /// last `X-Forwarded-For` hop that is not itself one of them), comma-separated addresses or
+    /// CIDR networks. From any other peer those headers are ignored: the throttles count the
+    /// TCP peer's own address, so a client cannot pick the address it is counted under.
+    #[arg(long, env = "OCOP_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub throttle: Throttle,
+}
+
+/// An address (one host) or a CIDR network.
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR network"))
+}
+
+/// The throttles on the unauthenticated REST endpoints (HTTP 429 with `Retry-After`). The
+/// counters live in the engine, so on Redis they hold across every node.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Throttle {
+    /// Failed sign-ins to one e-mail address (an account or not) allowed before each further
+    /// attempt must wait. Small: a guesser gets this many tries at full speed.
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_BURST", default_value_t = 5)]
+    pub login_account_burst: u32,
+
+    /// The wait after that burst, in milliseconds; every further failure doubles it.
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_DELAY_MS", default_value_t = 1000)]
+    pub login_account_delay_ms: u64,
+
+    /// The longest wait between sign-in attempts to one address, in seconds: a stranger
+    /// guessing at someone's account keeps its owner out at most this long after a failure.
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_MAX_DELAY_S", default_value_t = 300)]
+    pub login_account_max_delay_s: u64,
+
+    /// Seconds after an address's first failure at which its failures are forgotten (a
+    /// successful sign-in forgets them at once).
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_WINDOW_S", default_value_t = 900)]
+    pub login_account_window_s: u64,
+
+    /// Failed or refused sign-ins allowed from one client address per window, over all
+    /// accounts: what stops one guesser. Generous, since an office or a school shares one address.
+    #[arg(long, env = "OCOP_LOGIN_IP_LIMIT", default_value_t = 100)]
+    pub login_ip_limit: u32,
+
+    /// The window of --login-ip-limit, in seconds.
+    #[arg(long, env = "OCOP_LOGIN_IP_WINDOW_S", default_value_t = 300)]
+    pub login_ip_window_s: u64,
+
+    /// Registrations (created or refused) allowed from one client address per window: makes
+    /// probing which e-mails have accounts slow, while a class signing up together still fits.
+    #[arg(long, env = "OCOP_REGISTER_IP_LIMIT", default_value_t = 100)]
+    pub register_ip_limit: u32,
+
+    /// The window of --register-ip-limit, in seconds.
+    #[arg(long, env = "OCOP_REGISTER_IP_WINDOW_S", default_value_t = 60)]
+    pub register_ip_window_s: u64,
+
+    /// Guest tokens minted for one client address per window. Guests cost no storage, so the
+    /// limit is loose; it bounds how fast one client can mint identities to chat under.
+    #[arg(long, env = "OCOP_GUEST_IP_LIMIT", default_value_t = 600)]
+    pub guest_ip_limit: u32,
+
+    /// The window of --guest-ip-limit, in seconds.
+    #[arg(long, env = "OCOP_GUEST_IP_WINDOW_S", default_value_t = 60)]
+    pub guest_ip_window_s: u64,
 }
 
 /// The limits of PROTOCOL.md §2, all configurable.
@@ -228,6 +298,17 @@ impl Config {
         if l.header_read_timeout_s == 0 {
             return bad("--header-read-timeout-s must be positive");
         }
+        let t = &self.throttle;
+        if t.login_account_burst == 0 || t.login_ip_limit == 0 || t.register_ip_limit == 0 || t.guest_ip_limit == 0 {
+            return bad("throttle limits and the sign-in burst must be positive");
+        }
+        let windows = [t.login_account_window_s, t.login_ip_window_s, t.register_ip_window_s, t.guest_ip_window_s];
+        if windows.contains(&0) || t.login_account_delay_ms == 0 {
+            return bad("throttle windows and the sign-in delay must be positive");
+        }
+        if t.login_account_max_delay_s.saturating_mul(1000) < t.login_account_delay_ms {
+            return bad("--login-account-max-delay-s must be at least --login-account-delay-ms");
+        }
         Ok(())
     }
 
@@ -235,6 +316,11 @@ impl Config {
     pub fn for_tests() -> Self {
         let mut cfg = Config::parse_from(["ocop-live", "--listen", "127.0.0.1:0"]);
         cfg.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
+        // Every test client is 127.0.0.1 and many tests register and sign in at full speed;
+        // tests of the throttles set their own limits.
+        cfg.throttle.login_ip_limit = 1_000_000;
+        cfg.throttle.register_ip_limit = 1_000_000;
+        cfg.throttle.guest_ip_limit = 1_000_000;
         cfg
     }
 }

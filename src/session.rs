@@ -300,6 +300,8 @@ impl Session {
     async fn subscribe(&mut self, id: u64, name: &str, since: Option<Since>) -> Result<(), ReplyError> {
         let channel = Channel::parse(name)?;
         channel.check_subscribe(self.user())?;
+        // Before anything reaches the engine: a channel nobody can publish on is refused here.
+        self.state.snapshots.check_exists(&channel).await?;
         let name = channel.to_string();
         if channel.kind == ChannelKind::Show
             && let Some(user) = self.user()

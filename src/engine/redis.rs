@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::memory::new_epoch;
 use super::{
     Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, Take,
-    channel_tag,
+    WindowCount, channel_tag,
 };
 
 /// How long one command may take before the engine is considered unreachable for that call.
@@ -161,7 +161,28 @@ end
 return current
 "#;
 
+/// Adds ARGV[1] (0: only reads) to a counter that expires ARGV[2] ms after it was created;
+/// returns {count, ms left}.
+const COUNT_IN_WINDOW_LUA: &str = r#"
+local n
+if tonumber(ARGV[1]) == 0 then
+  n = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if n == nil then return redis.error_reply('not an integer: ' .. KEYS[1]) end
+else
+  n = redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+elseif left < 0 then
+  left = 0
+end
+return {n, left}
+"#;
+
 struct Scripts {
+    count_in_window: Script,
     recent: Script,
     cas: Script,
     set_max: Script,
@@ -225,6 +246,7 @@ impl RedisEngine {
         .map_err(|_| unavailable("timed out connecting to Redis"))?
         .map_err(map_err)?;
         let scripts = Arc::new(Scripts {
+            count_in_window: Script::new(COUNT_IN_WINDOW_LUA),
             recent: Script::new(RECENT_LUA),
             cas: Script::new(CAS_LUA),
             set_max: Script::new(SET_MAX_LUA),
@@ -264,6 +286,7 @@ impl RedisEngine {
             &self.scripts.take_all,
             &self.scripts.presence_report,
             &self.scripts.presence_count,
+            &self.scripts.count_in_window,
         ];
         for script in all.into_iter().chain(self.sales_scripts.all()) {
             script.load_async(&mut conn).await.map_err(map_err)?;
@@ -842,5 +865,19 @@ impl State for RedisEngine {
     async fn set_len(&self, key: &str) -> Result<u64, EngineError> {
         let mut conn = self.conn.clone();
         conn.scard(self.key(key)).await.map_err(map_err)
+    }
+
+    async fn count_in_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, EngineError> {
+        let mut conn = self.conn.clone();
+        let (count, left): (i64, i64) = self
+            .scripts
+            .count_in_window
+            .key(self.key(key))
+            .arg(delta)
+            .arg(window.as_millis().max(1) as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(WindowCount { count, resets_in: Duration::from_millis(left.max(0) as u64) })
     }
 }

@@ -158,7 +158,7 @@ async fn a_process_out_of_descriptors_serves_again_once_the_header_timeout_frees
 async fn websockets_do_not_count_against_the_pending_cap() {
     let mut cfg = Config::for_tests();
     cfg.limits.max_pending_connections = 2;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     let mut clients = Vec::new();
     for _ in 0..4 {
         // Bounded: a WebSocket that kept its slot would leave the next one waiting unaccepted.
@@ -185,7 +185,7 @@ async fn shutdown_ends_within_its_timeout_whatever_requests_are_half_sent() {
     cfg.limits.shutdown_timeout_s = 2;
     // Far longer than the shutdown timeout: shutdown must not wait for it.
     cfg.limits.header_read_timeout_s = 120;
-    let mut app = spawn_with(cfg).await;
+    let mut app = spawn_core(cfg).await;
     let mut half_sent = Vec::new();
     for _ in 0..3 {
         let mut tcp = TcpStream::connect(app.addr).await.unwrap();
@@ -288,7 +288,7 @@ async fn a_token_is_refused_from_its_exp_on_at_the_handshake_and_on_rest() {
 
 #[tokio::test]
 async fn a_command_that_repeats_a_key_is_refused() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     c.send_text(&format!(r#"{{"id":1,"op":"subscribe","ch":"{ch}","op":"unsubscribe"}}"#)).await;
@@ -342,7 +342,7 @@ async fn handshakes_are_checked_as_rfc_6455_says() {
 async fn a_slow_consumer_gets_its_4008_close_frame_behind_full_buffers() {
     let mut cfg = Config::for_tests();
     cfg.limits.outbound_queue_bytes = 64 * 1024;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     let ch = public_channel();
     let mut slow = Client::connect(&app, None).await;
     slow.subscribe(&ch).await;

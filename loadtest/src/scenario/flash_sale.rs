@@ -405,7 +405,11 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<ExitCode> {
         "units, limit and qty must be positive"
     );
     super::ensure_fd_budget(args.buyers + 16)?;
-    let defaults = [("--max-connections", (args.buyers + 100).max(19_000).to_string())];
+    // Every buyer registers from this one address, far faster than the per-address default.
+    let defaults = [
+        ("--max-connections", (args.buyers + 100).max(19_000).to_string()),
+        ("--register-ip-limit", (accounts + 100).to_string()),
+    ];
     let sut = if args.peer.peer.is_some() {
         anyhow::ensure!(
             args.peer.peer_redis_url.is_some() || !args.peer.spawn_peer,
