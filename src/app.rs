@@ -23,14 +23,16 @@ use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
 use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
+use crate::presence::{REPORT_TTL, Reports};
 use crate::shows::{Shows, ShowsConfig};
 use crate::snapshot::{HistoryOnly, Snapshots};
+use crate::transport::http::{HttpServer, ServeOptions};
 use crate::{ops, transport};
 
 /// How often readiness is re-checked against the engine.
 const READY_CHECK: Duration = Duration::from_secs(1);
-/// How often this node reports its viewer counts of fair and booth channels; reports live three
-/// rounds. Shows report on their own one-second tick.
+/// How often this node looks for changed viewer counts of fair and booth channels, and reports
+/// those that changed (`presence::Reports`). Shows report on their own one-second tick.
 const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 /// The sales tick: offers expire within this of their end, and `stock` events go out at most
 /// this often per offer.
@@ -71,6 +73,7 @@ pub struct Shared {
     pub node_id: Arc<str>,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    pub throttles: crate::throttle::Throttles,
     pub shows: Arc<Shows>,
     pub sales: Arc<crate::sales::Sales>,
     /// The OpenAPI document, rendered once.
@@ -112,8 +115,20 @@ impl App {
         Self::build_with_listener(config, listener).await
     }
 
-    pub async fn build_with_listener(mut config: Config, listener: TcpListener) -> Result<Self, StartError> {
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        Self::build_with_snapshots(config, listener, Arc::new(HistoryOnly)).await
+    }
+
+    /// [`App::build_with_listener`] with another [`Snapshots`]: the provider that says which
+    /// fair and booth channels exist and what a subscriber to one starts from. The fairs domain
+    /// plugs in here; tests of the realtime core use one that owns booth channels.
+    pub async fn build_with_snapshots(
+        mut config: Config,
+        listener: TcpListener,
+        snapshots: Arc<dyn Snapshots>,
+    ) -> Result<Self, StartError> {
         config.validate()?;
+        warn_if_descriptors_fall_short(&config);
         let metrics = Arc::new(Metrics::new());
         let hub = Arc::new(Hub::new(metrics.clone()));
         let sink: Arc<dyn EventSink> = hub.clone();
@@ -188,8 +203,14 @@ impl App {
                 public_url: config.public_base_url(),
             },
         ));
-        let sales =
-            Arc::new(crate::sales::Sales::new(engine.clone(), catalog.clone(), accounts.clone(), shows.clone()));
+        let sales = Arc::new(crate::sales::Sales::new(
+            engine.clone(),
+            catalog.clone(),
+            accounts.clone(),
+            shows.clone(),
+            crate::sales::SalesConfig { address_deadline: config.address_deadline() },
+        ));
+        let (engine_state, throttle) = (engine.state.clone(), config.throttle.clone());
         let state = AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
@@ -199,7 +220,7 @@ impl App {
             engine,
             hub,
             metrics,
-            snapshots: Arc::new(HistoryOnly),
+            snapshots,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
@@ -208,6 +229,7 @@ impl App {
             shows,
             sales,
             next_conn: AtomicU64::new(1),
+            throttles: crate::throttle::Throttles::new(engine_state, throttle),
             accounts,
             catalog,
             openapi: crate::api::openapi_json().into(),
@@ -238,25 +260,56 @@ impl App {
                 shutdown.cancel();
             }
         });
-        // Replies and events are small writes that must leave at once, not wait for an ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let timeout = Duration::from_secs(state.config.limits.shutdown_timeout_s);
-        let served = serve.await;
+        let limits = &state.config.limits;
+        let http = HttpServer::new();
+        let options = ServeOptions {
+            header_read_timeout: limits.header_read_timeout(),
+            max_pending: limits.max_pending_connections,
+            shutdown: shutdown.clone(),
+            metrics: state.metrics.clone(),
+        };
+        http.accept(listener, router, options).await;
+        // One deadline for everything: WebSockets close with 1012 after the command they are
+        // applying, HTTP requests in flight finish, and whatever is left when it passes (a
+        // request half sent, a peer that takes nothing) is dropped.
+        let deadline = tokio::time::Instant::now() + limits.shutdown_timeout();
         tracing::info!("shutting down: closing connections");
         state.connections.close();
-        if tokio::time::timeout(timeout, state.connections.wait()).await.is_err() {
-            tracing::warn!("connections still open after the shutdown timeout");
-        }
+        let websockets = async {
+            if tokio::time::timeout_at(deadline, state.connections.wait()).await.is_err() {
+                tracing::warn!("WebSockets still open after the shutdown timeout");
+            }
+        };
+        tokio::join!(websockets, http.stop(deadline));
         background.cancel();
         tracing::info!("stopped");
-        served
+        Ok(())
     }
+}
+
+/// Descriptors the process needs besides its connections: the listener, Redis, logs, files.
+const OTHER_DESCRIPTORS: u64 = 64;
+
+/// Warns when the connection limits add up to more descriptors than the process may open: the
+/// limits then no longer protect it, and accepts fail (and pause) before they apply.
+fn warn_if_descriptors_fall_short(config: &Config) {
+    let Some(limit) = open_files_limit() else { return };
+    let limits = &config.limits;
+    let needed = (limits.max_connections + limits.max_pending_connections) as u64 + OTHER_DESCRIPTORS;
+    if needed > limit {
+        tracing::warn!(
+            limit,
+            needed,
+            "--max-connections plus --max-pending-connections exceed the open-file limit; lower them or raise the limit"
+        );
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// Binds with a deep accept queue: a join storm of thousands of viewers must queue, not be
@@ -333,26 +386,41 @@ fn spawn_background(state: &AppState) -> CancellationToken {
     let token = stop.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRESENCE_EVERY);
-        let mut reported: std::collections::HashSet<Arc<str>> = Default::default();
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reports = Reports::<Arc<str>>::default();
         loop {
-            tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let counts = s.hub.channel_counts();
-            let mut now = std::collections::HashSet::with_capacity(counts.len());
-            for (channel, count) in counts {
-                if !is_public(&channel) {
+            let stopping = tokio::select! {
+                _ = token.cancelled() => true,
+                _ = tick.tick() => false,
+            };
+            let counts: std::collections::HashMap<Arc<str>, u64> = if stopping {
+                // Stopping cleanly: this node's counts end now, not when its reports expire.
+                Default::default()
+            } else {
+                s.hub.channel_counts().into_iter().filter(|(c, _)| is_public(c)).map(|(c, n)| (c, n as u64)).collect()
+            };
+            let gone: Vec<Arc<str>> = reports.keys().filter(|c| !counts.contains_key(*c)).cloned().collect();
+            let now = std::time::Instant::now();
+            for (channel, count) in counts.into_iter().chain(gone.into_iter().map(|c| (c, 0))) {
+                if !reports.due(&channel, count, now) {
                     continue;
                 }
-                let _ = s.engine.presence.report(&channel, &s.node_id, count as u64, PRESENCE_EVERY * 3).await;
-                now.insert(channel);
+                // A failed report is not recorded, so the next round tries again.
+                if s.engine.presence.report(&channel, &s.node_id, count, REPORT_TTL).await.is_ok() {
+                    reports.reported(&channel, count, now);
+                }
             }
-            for gone in reported.difference(&now) {
-                let _ = s.engine.presence.report(gone, &s.node_id, 0, PRESENCE_EVERY).await;
+            if stopping {
+                return;
             }
-            reported = now;
         }
+    });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        // Once every connection is gone, show viewer counts are reported as zero at once too.
+        token.cancelled().await;
+        s.shows.tick().await;
     });
     stop
 }

@@ -52,6 +52,13 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// The one expiry rule, used at the handshake, on REST and during a connection: a token is
+    /// valid while `now < exp`, with no leeway, so a session never outlives what the handshake
+    /// or a REST call would accept.
+    pub fn is_expired_at(&self, now_s: u64) -> bool {
+        now_s >= self.exp
+    }
+
     pub fn user(&self) -> User {
         User {
             id: self.sub,
@@ -93,7 +100,9 @@ impl Tokens {
         let encoding = EncodingKey::from_secret(secret).map_err(|_| TokenError::Invalid)?;
         let decoding = DecodingKey::from_secret(secret).map_err(|_| TokenError::Invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        // No leeway: every node signs and checks with its own clock, and `Claims::is_expired_at`
+        // is the rule; the library's own check (`exp < now`) only ever refuses earlier than it.
+        validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(Self { encoding, decoding, validation })
     }
@@ -121,13 +130,18 @@ impl Tokens {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
     }
 
+    /// Checks the signature and the expiry (`Claims::is_expired_at`).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
-            match e.kind() {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })
+            })?;
+        if claims.is_expired_at(unix_now()) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 }
 
@@ -176,5 +190,30 @@ mod tests {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap();
         assert!(matches!(t.verify(&token), Err(TokenError::Expired)));
+    }
+
+    #[test]
+    fn a_token_expires_when_now_reaches_exp_with_no_leeway() {
+        let t = Tokens::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let now = unix_now();
+        let token = |exp: u64| {
+            let claims = Claims {
+                sub: Uuid::now_v7(),
+                name: "x".into(),
+                role: Role::Guest,
+                seller_id: None,
+                email: None,
+                iat: now - 60,
+                exp,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap()
+        };
+        for exp in [now - 3, now - 1, now] {
+            assert!(matches!(t.verify(&token(exp)), Err(TokenError::Expired)), "exp = now - {}", now - exp);
+        }
+        assert!(t.verify(&token(now + 60)).is_ok());
+        let claims = t.verify(&token(now + 60)).unwrap();
+        assert!(!claims.is_expired_at(now + 59));
+        assert!(claims.is_expired_at(now + 60));
     }
 }

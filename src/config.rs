@@ -1,9 +1,10 @@
 //! Runtime configuration: every flag also reads an environment variable (PROTOCOL.md §0).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,6 +64,12 @@ pub struct Config {
     #[arg(long, env = "OCOP_BANNED_WORDS", value_delimiter = ',')]
     pub banned_words: Vec<String>,
 
+    /// Minutes an order placed without a delivery address waits for it; then it cancels itself
+    /// and its units go back to stock. Long enough to fill in a form on a phone, short enough
+    /// that a flash offer's units are not held for nothing. Fractions are allowed.
+    #[arg(long, env = "OCOP_ADDRESS_DEADLINE_MIN", default_value_t = 30.0)]
+    pub address_deadline_min: f64,
+
     /// Seed the documented demo accounts and catalog once.
     #[arg(long, env = "OCOP_DEMO")]
     pub demo: bool,
@@ -71,8 +78,77 @@ pub struct Config {
     #[arg(long, env = "OCOP_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
 
+    /// Reverse proxies whose forwarded client address is believed (`Forwarded`, else the
+    /// last `X-Forwarded-For` hop that is not itself one of them), comma-separated addresses or
+    /// CIDR networks. From any other peer those headers are ignored: the throttles count the
+    /// TCP peer's own address, so a client cannot pick the address it is counted under.
+    #[arg(long, env = "OCOP_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub throttle: Throttle,
+}
+
+/// An address (one host) or a CIDR network.
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR network"))
+}
+
+/// The throttles on the unauthenticated REST endpoints (HTTP 429 with `Retry-After`). The
+/// counters live in the engine, so on Redis they hold across every node.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Throttle {
+    /// Failed sign-ins to one e-mail address (an account or not) allowed before each further
+    /// attempt must wait. Small: a guesser gets this many tries at full speed.
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_BURST", default_value_t = 5)]
+    pub login_account_burst: u32,
+
+    /// The wait after that burst, in milliseconds; every further failure doubles it.
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_DELAY_MS", default_value_t = 1000)]
+    pub login_account_delay_ms: u64,
+
+    /// The longest wait between sign-in attempts to one address, in seconds: a stranger
+    /// guessing at someone's account keeps its owner out at most this long after a failure.
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_MAX_DELAY_S", default_value_t = 300)]
+    pub login_account_max_delay_s: u64,
+
+    /// Seconds after an address's first failure at which its failures are forgotten (a
+    /// successful sign-in forgets them at once).
+    #[arg(long, env = "OCOP_LOGIN_ACCOUNT_WINDOW_S", default_value_t = 900)]
+    pub login_account_window_s: u64,
+
+    /// Failed or refused sign-ins allowed from one client address per window, over all
+    /// accounts: what stops one guesser. Generous, since an office or a school shares one address.
+    #[arg(long, env = "OCOP_LOGIN_IP_LIMIT", default_value_t = 100)]
+    pub login_ip_limit: u32,
+
+    /// The window of --login-ip-limit, in seconds.
+    #[arg(long, env = "OCOP_LOGIN_IP_WINDOW_S", default_value_t = 300)]
+    pub login_ip_window_s: u64,
+
+    /// Registrations (created or refused) allowed from one client address per window: makes
+    /// probing which e-mails have accounts slow, while a class signing up together still fits.
+    #[arg(long, env = "OCOP_REGISTER_IP_LIMIT", default_value_t = 100)]
+    pub register_ip_limit: u32,
+
+    /// The window of --register-ip-limit, in seconds.
+    #[arg(long, env = "OCOP_REGISTER_IP_WINDOW_S", default_value_t = 60)]
+    pub register_ip_window_s: u64,
+
+    /// Guest tokens minted for one client address per window. Guests cost no storage, so the
+    /// limit is loose; it bounds how fast one client can mint identities to chat under.
+    #[arg(long, env = "OCOP_GUEST_IP_LIMIT", default_value_t = 600)]
+    pub guest_ip_limit: u32,
+
+    /// The window of --guest-ip-limit, in seconds.
+    #[arg(long, env = "OCOP_GUEST_IP_WINDOW_S", default_value_t = 60)]
+    pub guest_ip_window_s: u64,
 }
 
 /// The limits of PROTOCOL.md §2, all configurable.
@@ -121,6 +197,26 @@ pub struct Limits {
     /// WebSocket connections this process serves at once; more are refused with 503.
     #[arg(long, env = "OCOP_MAX_CONNECTIONS", default_value_t = 19_000)]
     pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers, from the moment its connection is
+    /// accepted (and again after each response on a kept-alive connection); then the connection
+    /// is closed. Ten seconds, because a request head is a few hundred bytes in one or two TCP
+    /// segments, which a phone on a slow mobile network (hundreds of milliseconds of round trip,
+    /// a retransmission or two) delivers in well under that, while a socket that sends nothing or
+    /// one byte at a time gives its descriptor back quickly.
+    #[arg(long, env = "OCOP_HEADER_READ_TIMEOUT_S", default_value_t = 10)]
+    pub header_read_timeout_s: u64,
+
+    /// HTTP connections held at once that are not (yet) WebSockets: requests being read or
+    /// answered, handshakes, kept-alive REST connections. While that many are open the server
+    /// accepts nothing more: new connections wait in the kernel's accept queue (4096 deep),
+    /// costing no descriptor, until one of these ends. 512, because with the 19,000 WebSockets
+    /// of --max-connections it stays inside the 20,000 descriptors a process gets here, and it
+    /// is well above what a join storm has in flight (a handshake takes one round trip), so
+    /// sockets that never finish a request cannot take every descriptor and starve `/healthz`
+    /// and real handshakes.
+    #[arg(long, env = "OCOP_MAX_PENDING_CONNECTIONS", default_value_t = 512)]
+    pub max_pending_connections: usize,
 
     /// Events kept in each channel's history for recovery.
     #[arg(long, env = "OCOP_HISTORY_SIZE", default_value_t = 1000)]
@@ -177,8 +273,11 @@ impl Config {
         {
             return bad("OCOP_PUBLIC_URL must start with http:// or https://");
         }
-        if self.token_ttl_s < 60 {
-            return bad("--token-ttl-s must be at least 60");
+        if !(self.address_deadline_min > 0.0 && self.address_deadline_min <= 7.0 * 24.0 * 60.0) {
+            return bad("--address-deadline-min must be more than 0 and at most 10080 (a week)");
+        }
+        if self.token_ttl_s == 0 {
+            return bad("--token-ttl-s must be positive");
         }
         let l = &self.limits;
         if l.max_message_bytes < 1024 {
@@ -193,8 +292,22 @@ impl Config {
         if l.outbound_queue_bytes < l.max_message_bytes {
             return bad("--outbound-queue-bytes must be at least --max-message-bytes");
         }
-        if l.max_subscriptions == 0 || l.max_connections == 0 || l.history_size == 0 {
+        if l.max_subscriptions == 0 || l.max_connections == 0 || l.max_pending_connections == 0 || l.history_size == 0 {
             return bad("subscription, connection and history limits must be positive");
+        }
+        if l.header_read_timeout_s == 0 {
+            return bad("--header-read-timeout-s must be positive");
+        }
+        let t = &self.throttle;
+        if t.login_account_burst == 0 || t.login_ip_limit == 0 || t.register_ip_limit == 0 || t.guest_ip_limit == 0 {
+            return bad("throttle limits and the sign-in burst must be positive");
+        }
+        let windows = [t.login_account_window_s, t.login_ip_window_s, t.register_ip_window_s, t.guest_ip_window_s];
+        if windows.contains(&0) || t.login_account_delay_ms == 0 {
+            return bad("throttle windows and the sign-in delay must be positive");
+        }
+        if t.login_account_max_delay_s.saturating_mul(1000) < t.login_account_delay_ms {
+            return bad("--login-account-max-delay-s must be at least --login-account-delay-ms");
         }
         Ok(())
     }
@@ -203,6 +316,11 @@ impl Config {
     pub fn for_tests() -> Self {
         let mut cfg = Config::parse_from(["ocop-live", "--listen", "127.0.0.1:0"]);
         cfg.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
+        // Every test client is 127.0.0.1 and many tests register and sign in at full speed;
+        // tests of the throttles set their own limits.
+        cfg.throttle.login_ip_limit = 1_000_000;
+        cfg.throttle.register_ip_limit = 1_000_000;
+        cfg.throttle.guest_ip_limit = 1_000_000;
         cfg
     }
 }
@@ -210,6 +328,11 @@ impl Config {
 impl Config {
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl_s)
+    }
+
+    /// How long an order may wait for its delivery address.
+    pub fn address_deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.address_deadline_min * 60.0)
     }
 
     /// The public base URL without a trailing slash.
@@ -227,5 +350,11 @@ impl Limits {
     }
     pub fn pong_timeout(&self) -> Duration {
         Duration::from_secs(self.pong_timeout_s)
+    }
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_s)
+    }
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_s)
     }
 }

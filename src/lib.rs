@@ -9,11 +9,13 @@
 //! - [`sales`]: flash offers and orders, including "chốt đơn" from the chat.
 //! - [`room`]: a show's live state on this node, kept from its events, for snapshots.
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
+//! - [`throttle`]: sign-in, registration and guest-token throttles, counted in the engine.
 //! - [`demo`]: the `--demo` data set.
 //! - [`transport`]: the WebSocket endpoint, the reader loop, the writer task and its queue.
 //! - [`protocol`]: the wire contract: commands, replies, events, error and close codes.
 //! - [`session`]: one connection's state; applies commands with permissions and limits.
 //! - [`hub`]: this node's subscribers per channel; fans one prepared frame out to all.
+//! - [`presence`]: when a node reports its viewer counts to the engine.
 //! - [`engine`]: broker, presence and state traits with memory and Redis implementations.
 //! - [`channel`]: channel names and who may subscribe.
 //! - [`snapshot`]: the state a subscriber starts from, per channel kind.
@@ -36,6 +38,7 @@ pub mod engine;
 pub mod hub;
 pub mod metrics;
 pub mod ops;
+pub mod presence;
 pub mod protocol;
 pub mod room;
 pub mod sales;
@@ -44,6 +47,7 @@ pub mod session;
 pub mod shows;
 pub mod snapshot;
 pub mod telemetry;
+pub mod throttle;
 pub mod transport;
 pub mod vn;
 

@@ -34,6 +34,7 @@ pub struct Metrics {
     registry: Registry,
     pub connections: Gauge,
     pub connections_refused: Counter,
+    pub http_pending_full: Counter,
     pub frames_in: Counter,
     pub frames_out: Counter<u64, AtomicU64>,
     pub bytes_out: Counter<u64, AtomicU64>,
@@ -57,6 +58,12 @@ impl Metrics {
             "ws_connections_refused",
             "Upgrades refused because the connection limit was reached",
             connections_refused.clone(),
+        );
+        let http_pending_full = Counter::default();
+        registry.register(
+            "http_pending_full",
+            "Times accepting waited because --max-pending-connections connections were not yet upgraded",
+            http_pending_full.clone(),
         );
         let frames_in = Counter::default();
         registry.register("ws_frames_in", "Text frames received", frames_in.clone());
@@ -90,6 +97,7 @@ impl Metrics {
             registry,
             connections,
             connections_refused,
+            http_pending_full,
             frames_in,
             frames_out,
             bytes_out,

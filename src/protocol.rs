@@ -194,17 +194,38 @@ pub struct DecodeError {
 
 /// Decodes one text frame into a command.
 ///
-/// Not JSON, not an object, or no numeric `id` gives `bad_request` with `re: null`; a known id
-/// with a missing or unknown `op` gives `bad_request` or `unknown_op` naming that id; parameters
-/// of the wrong shape give `bad_request` naming the field.
+/// Not JSON, not an object, or no numeric `id` gives `bad_request` with `re: null`; a key that
+/// appears twice in one object, at any depth, gives `bad_request` (with `re: null` when the
+/// repeated key is the top-level `id`); a known id with a missing or unknown `op` gives
+/// `bad_request` or `unknown_op` naming that id; parameters of the wrong shape give
+/// `bad_request` naming the field.
 pub fn decode_command(text: &str) -> Result<CommandFrame, DecodeError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| DecodeError {
-        re: None,
-        error: ReplyError::new(ErrorCode::BadRequest, format!("frame is not valid JSON: {e}")),
-    })?;
+    let repeated = std::cell::Cell::new(Repeated::None);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value =
+        serde::de::DeserializeSeed::deserialize(UniqueKeys { repeated: &repeated, top: true }, &mut deserializer)
+            .and_then(|value| deserializer.end().map(|()| value))
+            .map_err(|e| DecodeError {
+                re: None,
+                error: ReplyError::new(ErrorCode::BadRequest, format!("frame is not valid JSON: {e}")),
+            })?;
     let Value::Object(map) = value else {
         return Err(DecodeError { re: None, error: ReplyError::bad_request("frame must be a JSON object") });
     };
+    match repeated.get() {
+        Repeated::None => {}
+        Repeated::Id => {
+            return Err(DecodeError { re: None, error: ReplyError::bad_request("key `id` appears more than once") });
+        }
+        Repeated::Other => {
+            let re = match map.get("id") {
+                Some(Value::Number(n)) => n.as_u64(),
+                _ => None,
+            };
+            let error = ReplyError::bad_request("a key appears more than once in one object");
+            return Err(DecodeError { re, error });
+        }
+    }
     let id = match map.get("id") {
         Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or_default(),
         Some(_) => {
@@ -236,6 +257,89 @@ pub fn decode_command(text: &str) -> Result<CommandFrame, DecodeError> {
     }
     serde_json::from_value::<CommandFrame>(Value::Object(map))
         .map_err(|e| DecodeError { re, error: ReplyError::bad_request(format!("invalid parameters: {e}")) })
+}
+
+/// Whether a frame repeats a key within one object: JSON leaves the meaning of a repeated key
+/// open, and taking the last one would let `{"op":"subscribe",...,"op":"unsubscribe"}` mean
+/// what a filter reading the first one did not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeated {
+    None,
+    /// The top-level `id`: the command has no one id to answer.
+    Id,
+    Other,
+}
+
+/// Reads a JSON value as `serde_json::Value` does, in the same single pass, noting repeated keys
+/// in `repeated` instead of letting the last one win.
+#[derive(Clone, Copy)]
+struct UniqueKeys<'a> {
+    repeated: &'a std::cell::Cell<Repeated>,
+    /// Whether this is the frame itself rather than a value nested in it.
+    top: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let nested = UniqueKeys { top: false, ..self };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element_seed(nested)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let nested = UniqueKeys { top: false, ..self };
+        let mut map = serde_json::Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let value = access.next_value_seed(nested)?;
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(first) => {
+                    let which = if self.top && first.key() == "id" { Repeated::Id } else { Repeated::Other };
+                    if self.repeated.get() != Repeated::Id {
+                        self.repeated.set(which);
+                    }
+                }
+            }
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 /// The error codes of PROTOCOL.md §2.
@@ -341,6 +445,13 @@ impl Disconnect {
     pub const RESYNC: Self = Self { code: CloseCode::TooSlow, reason: "history lost; reconnect and recover" };
     pub const ABUSE: Self = Self { code: CloseCode::RateLimited, reason: "rate limits exceeded repeatedly" };
     pub const INTERNAL: Self = Self { code: CloseCode::InternalError, reason: "internal error" };
+
+    /// Whether the frames still queued are dropped rather than sent before the close frame: a
+    /// client too slow to keep up would not take them in time, and a connection whose token
+    /// expired must not receive more private events.
+    pub fn drops_queued_frames(&self) -> bool {
+        self.code == CloseCode::TooSlow || *self == Self::TOKEN_EXPIRED
+    }
 }
 
 /// A reply frame, exactly one per command.
@@ -535,6 +646,17 @@ mod tests {
             (r#"{"id":3,"op":"subscribe"}"#, Some(3), ErrorCode::BadRequest),
             (r#"{"id":4,"op":"subscribe","ch":5}"#, Some(4), ErrorCode::BadRequest),
             (r#"{"id":5,"op":"subscribe","ch":"a","since":{"off":"x","epoch":"e"}}"#, Some(5), ErrorCode::BadRequest),
+            // A repeated key, at the top, nested, in an array, or spelled with an escape.
+            (r#"{"id":6,"op":"subscribe","ch":"a","op":"unsubscribe"}"#, Some(6), ErrorCode::BadRequest),
+            (
+                r#"{"id":7,"op":"subscribe","ch":"a","since":{"off":1,"epoch":"e","off":2}}"#,
+                Some(7),
+                ErrorCode::BadRequest,
+            ),
+            (r#"{"id":8,"op":"subscribe","ch":"a","\u0063h":"b"}"#, Some(8), ErrorCode::BadRequest),
+            (r#"{"id":9,"op":"show.moderators","show":"x","add":[{"a":1,"a":2}]}"#, Some(9), ErrorCode::BadRequest),
+            (r#"{"id":10,"id":11,"op":"subscribe","ch":"a"}"#, None, ErrorCode::BadRequest),
+            (r#"{"id":12,"op":"subscribe","ch":"a","id":12}"#, None, ErrorCode::BadRequest),
         ];
         for (text, re, code) in cases {
             let err = decode_command(text).expect_err(text);

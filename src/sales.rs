@@ -31,6 +31,14 @@ pub const MAX_OFFER_QUANTITY: i64 = 100_000;
 pub const MAX_ORDER_QTY: i64 = 99;
 /// How long this node remembers that an offer is over (longer than any offer lives).
 const FINAL_MEMORY: Duration = Duration::from_secs(3 * 3600);
+/// The most buyers with a stored outcome this node loads for a finished offer (each answered by
+/// the engine, everyone else at once). Every order takes a unit, so buyers with orders are at
+/// most the offer's quantity; refusals other than `sold_out` add the few who asked for too much
+/// or came after the end. Past this the node asks the engine for everyone: correct, slower.
+const FINISHED_BUYERS_CAP: usize = 2 * MAX_OFFER_QUANTITY as usize;
+/// Address deadlines handled per pass, and how often (in sales ticks) a pass runs.
+const ADDRESS_BATCH: usize = 50;
+const ADDRESS_EVERY_TICKS: u64 = 10;
 
 /// An offer as clients see it (`offer` in PROTOCOL.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -155,6 +163,18 @@ pub fn order_view(order: &StoredOrder) -> Value {
     let mut v: Value = serde_json::from_str(&order.json).unwrap_or_else(|_| json!({ "id": order.id }));
     if let Some(obj) = v.as_object_mut() {
         obj.insert("status".into(), json!(order.status));
+        if let Some(d) = order.delivery.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+            obj.insert("delivery".into(), d);
+        }
+        // Waiting for an address matters while the order is placed; one cancelled by its
+        // deadline says why.
+        obj.insert("needs_address".into(), json!(order.needs_address && order.status == "placed"));
+        if !(order.status == "placed" && order.needs_address) {
+            obj.remove("address_due_at");
+        }
+        if order.needs_address && order.status == "cancelled" {
+            obj.insert("cancel_reason".into(), json!("address_missing"));
+        }
         if !order.updated_at.is_empty() {
             obj.insert("updated_at".into(), json!(order.updated_at));
         }
@@ -163,15 +183,38 @@ pub fn order_view(order: &StoredOrder) -> Value {
 }
 
 type OfferCell = Arc<tokio::sync::OnceCell<OfferState>>;
+/// The buyers of a finished offer who have a stored outcome, loaded once (`None`: too many).
+type BuyersCell = Arc<tokio::sync::OnceCell<Option<HashSet<Uuid>>>>;
+
+/// What this node knows of an offer that is over.
+#[derive(Clone)]
+struct Finished {
+    /// It sold out (else it ended with units left).
+    sold_out: bool,
+    at: Instant,
+    buyers: BuyersCell,
+}
+
+/// Settings of the sales service.
+#[derive(Debug, Clone)]
+pub struct SalesConfig {
+    /// How long an order may wait for its delivery address before it cancels itself.
+    pub address_deadline: Duration,
+}
 
 pub struct Sales {
     engine: Engine,
     catalog: Catalog,
     accounts: Accounts,
     shows: Arc<Shows>,
+    config: SalesConfig,
     /// Offers this node knows are sold out or ended (final states), with when it learnt it:
-    /// later orders are refused here without a round trip.
-    finished: Mutex<HashMap<Uuid, (OfferStatus, Instant)>>,
+    /// later orders from buyers without a stored outcome are refused here without a round trip.
+    finished: Mutex<HashMap<Uuid, Finished>>,
+    /// Orders refused here because the offer was over, without asking the engine.
+    engine_free_refusals: std::sync::atomic::AtomicU64,
+    /// Sales ticks so far (address deadlines are checked every few).
+    ticks: std::sync::atomic::AtomicU64,
     /// The fixed part of offers (price, product, seller), cached: it never changes.
     /// One cell per offer, so a burst of first orders on this node reads the offer once.
     offers: Mutex<HashMap<Uuid, (OfferCell, Instant)>>,
@@ -179,20 +222,33 @@ pub struct Sales {
     stock_dirty: Mutex<HashSet<(Uuid, Uuid)>>,
 }
 
-fn pointer_key(order: Uuid) -> String {
+/// Where orders placed before buyers filed their own (`Sales::order_file`) point to their seller.
+fn legacy_pointer_key(order: Uuid) -> String {
     format!("order:{order}:seller")
 }
-fn buyer_index(buyer: Uuid) -> String {
-    format!("{{u:{buyer}}}:orders")
+
+/// A short, stable digest of the request parts an idempotency key must match.
+fn digest(text: &str) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(text.as_bytes());
+    hash.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+fn ms_now_rfc3339_plus(deadline: Duration) -> (u64, String) {
+    let due = now_ms() + deadline.as_millis() as u64;
+    (due, ms_to_rfc3339(due))
 }
 
 impl Sales {
-    pub fn new(engine: Engine, catalog: Catalog, accounts: Accounts, shows: Arc<Shows>) -> Self {
+    pub fn new(engine: Engine, catalog: Catalog, accounts: Accounts, shows: Arc<Shows>, config: SalesConfig) -> Self {
         Self {
             engine,
             catalog,
             accounts,
             shows,
+            config,
+            ticks: std::sync::atomic::AtomicU64::new(0),
+            engine_free_refusals: std::sync::atomic::AtomicU64::new(0),
             finished: Mutex::new(HashMap::new()),
             offers: Mutex::new(HashMap::new()),
             stock_dirty: Mutex::new(HashSet::new()),
@@ -298,8 +354,20 @@ impl Sales {
         }
     }
 
+    /// Remembers that an offer is over; once sold out, it stays known as sold out.
+    fn learn_finished(&self, offer: Uuid, sold_out: bool) {
+        let mut finished = self.finished.lock().unwrap();
+        let entry = finished.entry(offer).or_insert_with(|| Finished {
+            sold_out,
+            at: Instant::now(),
+            buyers: Arc::new(tokio::sync::OnceCell::new()),
+        });
+        entry.sold_out |= sold_out;
+    }
+
     async fn announce_end(&self, closed: OfferState) -> Result<Offer, SalesError> {
-        self.finished.lock().unwrap().insert(closed.id, (OfferStatus::Ended, Instant::now()));
+        // Nothing left at the close means it had sold out.
+        self.learn_finished(closed.id, closed.remaining == 0);
         let mut offer = Offer::from(&closed);
         offer.remaining = 0;
         self.publish(&channel_of(closed.show), "offer", json!({ "offer": offer }), true).await?;
@@ -349,6 +417,10 @@ impl Sales {
     }
 
     /// `order.place` (and orders from chat): one atomic engine operation.
+    ///
+    /// Idempotency comes before every shortcut: a buyer who may hold a stored outcome for the
+    /// key is always answered by the engine, so a replay gets that outcome whatever became of
+    /// the offer. Only buyers this node knows cannot have one are told "sold out" at once.
     pub async fn order_place(&self, user: &User, r: &OrderRequest) -> Result<Value, SalesError> {
         if user.role != Role::Buyer {
             return Err(err(ErrorCode::Forbidden, "only buyer accounts order; sign up as a buyer"));
@@ -361,26 +433,22 @@ impl Sales {
         if !(1..=MAX_ORDER_QTY).contains(&r.qty) {
             return Err(err(ErrorCode::BadRequest, format!("qty must be from 1 to {MAX_ORDER_QTY}")));
         }
-        // After sell-out every node answers without asking the engine.
-        if let OrderFor::Offer(offer) = r.item
-            && let Some((status, _)) = self.finished.lock().unwrap().get(&offer).copied()
-        {
-            return Err(refusal(if status == OfferStatus::SoldOut { Refusal::SoldOut } else { Refusal::OfferEnded }));
-        }
-        let delivery = match &r.delivery {
-            Some(d) => DeliveryContact::parse(d).map_err(|f| {
+        let given = match &r.delivery {
+            Some(d) => Some(DeliveryContact::parse(d).map_err(|f| {
                 let fields: Vec<String> = f.0.iter().map(|(k, v)| format!("delivery.{k}: {v}")).collect();
                 err(ErrorCode::BadRequest, fields.join("; "))
-            })?,
-            None => match self.accounts.get(user.id).await.ok().and_then(|a| a.delivery) {
-                Some(d) => d,
-                None => return Err(err(ErrorCode::BadRequest, "add a delivery contact (name, phone, address) first")),
-            },
+            })?),
+            None => None,
         };
+        if let OrderFor::Offer(offer) = r.item
+            && let Some(refusal) = self.finished_answer(user, r.show, offer).await?
+        {
+            return Err(refusal);
+        }
         // An offer is live only while its show is: ending a show ends its offers. So the hot
         // path of a flash sale asks the engine nothing but its one script (the offer is read
         // once per node); lineup orders read the show once.
-        let (seller_id, show_id, target, product_id, unit_price, name, offer_id, fingerprint) = match r.item {
+        let (seller_id, show_id, target, product_id, unit_price, name, offer_id, item_print) = match r.item {
             OrderFor::Offer(offer) => {
                 let state = self.offer_state(r.show, None, offer).await?;
                 (
@@ -415,7 +483,40 @@ impl Sales {
                 )
             }
         };
+        // The same key with another delivery is another request.
+        let fingerprint = match &given {
+            Some(d) => format!("{item_print}:{}", digest(&serde_json::to_string(d).unwrap_or_default())),
+            None => format!("{item_print}:-"),
+        };
         let order_id = Uuid::now_v7();
+        // Without a contact in the command, the saved one; without that, what the account knows,
+        // and the order waits for its address ("chốt first, details after").
+        let (delivery, due) = match given {
+            Some(d) => (json!(d), None),
+            None => {
+                // A token outlives nothing it names, but an account read can fail: that is
+                // `unavailable` (retry with the same key), never a reason to refuse the order.
+                let (saved, name, phone) = match self.accounts.get(user.id).await {
+                    Ok(a) => (a.delivery, a.name, a.phone),
+                    Err(crate::accounts::AccountError::Engine(e)) => return Err(e.into()),
+                    Err(_) => (None, user.name.clone(), user.phone.clone()),
+                };
+                match saved {
+                    Some(d) => (json!(d), None),
+                    None => {
+                        let (due_ms, due_at) = ms_now_rfc3339_plus(self.config.address_deadline);
+                        // Scheduled first, so an order that is stored can never miss its deadline.
+                        self.engine.sales.address_schedule(seller_id, order_id, due_ms).await?;
+                        // What the account knows; optional fields are absent, never null.
+                        let mut known = json!({ "name": name });
+                        if let Some(phone) = phone {
+                            known["phone"] = json!(phone);
+                        }
+                        (known, Some((due_ms, due_at)))
+                    }
+                }
+            }
+        };
         let mut order = json!({
             "id": order_id,
             "key": r.key,
@@ -427,11 +528,19 @@ impl Sales {
             "source": r.source,
             "payment": "cod",
             "delivery": delivery,
+            "needs_address": due.is_some(),
             "created_at": now_rfc3339(),
         });
+        if let Some((_, due_at)) = &due {
+            order["address_due_at"] = json!(due_at);
+        }
         if let Some(o) = offer_id {
             order["offer_id"] = json!(o);
         }
+        let order_json = order.to_string();
+        let mut placed_view = order;
+        placed_view["status"] = json!("placed");
+        let event = json!({ "order": placed_view }).to_string();
         let request = PlaceOrder {
             seller: seller_id,
             buyer: user.id,
@@ -444,14 +553,24 @@ impl Sales {
             target,
             show: Some(show_id),
             product: product_id,
-            order_json: order.to_string(),
+            order_json,
+            address_due_ms: due.as_ref().map(|(ms, _)| *ms),
+            seller_event: event.clone(),
         };
-        let outcome = self.engine.sales.order_place(&request).await?;
-        match outcome {
+        let outcome = self.engine.sales.order_place(&request).await;
+        if due.is_some() && !matches!(outcome, Ok(PlaceOutcome::Placed { .. }) | Err(_)) {
+            // Nothing was stored under this id: its deadline has nothing to cancel.
+            let _ = self.engine.sales.address_unschedule(seller_id, order_id).await;
+        }
+        match outcome? {
             PlaceOutcome::Placed { order, remaining, sold_out } => {
-                self.index(user.id, seller_id, order.id).await?;
+                // The seller's feed got the order in the same step; now the buyer's side.
+                self.engine.sales.order_file(user.id, seller_id, order.id, &event).await?;
                 let view = order_view(&order);
-                self.notify(&view, user.id, seller_id).await?;
+                if order.needs_address {
+                    let data = json!({ "kind": "order.needs_address", "order": view });
+                    self.publish(&format!("user:{}", user.id), "notify", data, true).await?;
+                }
                 if let Some(offer) = offer_id {
                     if sold_out {
                         self.sold_out(seller_id, offer).await?;
@@ -462,9 +581,11 @@ impl Sales {
                 Ok(view)
             }
             PlaceOutcome::Replayed { order } => {
-                // The first attempt may have stopped before indexing: do it again (idempotent).
-                self.index(user.id, seller_id, order.id).await?;
-                Ok(order_view(&order))
+                // The first attempt may have stopped before filing it for the buyer.
+                let view = order_view(&order);
+                let event = json!({ "order": view }).to_string();
+                self.engine.sales.order_file(user.id, seller_id, order.id, &event).await?;
+                Ok(view)
             }
             PlaceOutcome::Refused(Refusal::StalePrice) => {
                 if let Some(o) = offer_id {
@@ -474,17 +595,37 @@ impl Sales {
             }
             PlaceOutcome::Refused(r) => {
                 if let (Some(o), Refusal::SoldOut | Refusal::OfferEnded) = (offer_id, r) {
-                    let status = if r == Refusal::SoldOut { OfferStatus::SoldOut } else { OfferStatus::Ended };
-                    self.finished.lock().unwrap().insert(o, (status, Instant::now()));
+                    self.learn_finished(o, r == Refusal::SoldOut);
                 }
                 Err(refusal(r))
             }
         }
     }
 
-    async fn index(&self, buyer: Uuid, seller: Uuid, order: Uuid) -> Result<(), EngineError> {
-        self.engine.state.set(&pointer_key(order), seller.to_string().as_bytes(), None).await?;
-        self.engine.state.index_add(&buyer_index(buyer), &order.to_string()).await
+    /// For an offer this node knows is over: the answer for a buyer who cannot have a stored
+    /// outcome (no engine call), or `None` when the engine must answer.
+    async fn finished_answer(&self, user: &User, show: Uuid, offer: Uuid) -> Result<Option<SalesError>, SalesError> {
+        let Some(finished) = self.finished.lock().unwrap().get(&offer).cloned() else { return Ok(None) };
+        let state = self.offer_state(show, None, offer).await?;
+        let buyers = finished
+            .buyers
+            .get_or_try_init(|| async {
+                let listed = self.engine.sales.offer_buyers(state.seller, offer, FINISHED_BUYERS_CAP).await?;
+                Ok::<_, SalesError>(listed.map(|b| b.into_iter().collect::<HashSet<Uuid>>()))
+            })
+            .await?;
+        match buyers {
+            Some(b) if !b.contains(&user.id) => {
+                self.engine_free_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(Some(refusal(if finished.sold_out { Refusal::SoldOut } else { Refusal::OfferEnded })))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Orders refused because the offer was over, without an engine call, since start.
+    pub fn refused_without_engine(&self) -> u64 {
+        self.engine_free_refusals.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn notify(&self, view: &Value, buyer: Uuid, seller: Uuid) -> Result<(), SalesError> {
@@ -493,7 +634,7 @@ impl Sales {
     }
 
     async fn sold_out(&self, seller: Uuid, offer: Uuid) -> Result<(), SalesError> {
-        self.finished.lock().unwrap().insert(offer, (OfferStatus::SoldOut, Instant::now()));
+        self.learn_finished(offer, true);
         if let Some(state) = self.engine.sales.offer_get(seller, offer).await? {
             self.publish(&channel_of(state.show), "stock", json!({ "offer_id": offer, "remaining": 0 }), false).await?;
             self.publish(&channel_of(state.show), "offer", json!({ "offer": Offer::from(&state) }), true).await?;
@@ -501,29 +642,32 @@ impl Sales {
         Ok(())
     }
 
-    async fn seller_of_order(&self, order: Uuid) -> Result<Uuid, SalesError> {
-        let bytes = self
-            .engine
-            .state
-            .get(&pointer_key(order))
-            .await?
-            .ok_or_else(|| err(ErrorCode::NotFound, "no such order"))?;
-        std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| err(ErrorCode::NotFound, "no such order"))
+    /// The order and its seller, when `user` is its seller or its buyer.
+    async fn find_order(&self, user: &User, order: Uuid) -> Result<(Uuid, StoredOrder), SalesError> {
+        let not_found = || err(ErrorCode::NotFound, "no such order");
+        if let Some(seller) = user.seller_id
+            && let Some(o) = self.engine.sales.order_get(seller, order).await?
+        {
+            return Ok((seller, o));
+        }
+        let seller = match self.engine.sales.buyer_order_seller(user.id, order).await? {
+            Some(s) => Some(s),
+            None => self
+                .engine
+                .state
+                .get(&legacy_pointer_key(order))
+                .await?
+                .and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| Uuid::parse_str(s).ok())),
+        };
+        let seller = seller.ok_or_else(not_found)?;
+        let o = self.engine.sales.order_get(seller, order).await?.ok_or_else(not_found)?;
+        Ok((seller, o))
     }
 
     /// `order.cancel` / `order.confirm` / shipping: the buyer cancels while placed; the seller
     /// confirms, ships, or cancels.
     pub async fn order_act(&self, user: &User, order_id: Uuid, action: OrderAction) -> Result<Value, SalesError> {
-        let seller = self.seller_of_order(order_id).await?;
-        let order = self
-            .engine
-            .sales
-            .order_get(seller, order_id)
-            .await?
-            .ok_or_else(|| err(ErrorCode::NotFound, "no such order"))?;
+        let (seller, order) = self.find_order(user, order_id).await?;
         let view = order_view(&order);
         let buyer = view["buyer_id"].as_str().and_then(|b| Uuid::parse_str(b).ok());
         let is_seller = user.seller_id == Some(seller);
@@ -547,17 +691,103 @@ impl Sales {
             }
             ActionOutcome::NotFound => Err(err(ErrorCode::NotFound, "no such order")),
             ActionOutcome::Invalid { status } => Err(err(ErrorCode::InvalidState, format!("the order is {status}"))),
+            ActionOutcome::AwaitingAddress => Err(err(
+                ErrorCode::InvalidState,
+                "the buyer has not given a delivery address yet; the order can be confirmed once they do",
+            )),
+        }
+    }
+
+    /// `PUT /api/me/orders/{id}/delivery`: the buyer gives (or corrects) the delivery contact of
+    /// an order that is still `placed`.
+    pub async fn order_delivery(
+        &self,
+        user: &User,
+        order_id: Uuid,
+        contact: &DeliveryContact,
+    ) -> Result<Value, SalesError> {
+        let (seller, order) = self.find_order(user, order_id).await?;
+        let view = order_view(&order);
+        if view["buyer_id"].as_str() != Some(user.id.to_string().as_str()) {
+            return Err(err(ErrorCode::NotFound, "no such order"));
+        }
+        let contact = serde_json::to_string(contact).map_err(|e| EngineError::Internal(e.to_string()))?;
+        match self.engine.sales.order_deliver(seller, order_id, &contact, &now_rfc3339()).await? {
+            ActionOutcome::Changed(order) => {
+                let _ = self.engine.sales.address_unschedule(seller, order_id).await;
+                let view = order_view(&order);
+                self.notify(&view, user.id, seller).await?;
+                Ok(view)
+            }
+            ActionOutcome::Invalid { status } => Err(err(
+                ErrorCode::InvalidState,
+                format!("the order is {status}; its delivery contact can change only while it is placed"),
+            )),
+            ActionOutcome::NotFound | ActionOutcome::AwaitingAddress => Err(err(ErrorCode::NotFound, "no such order")),
+        }
+    }
+
+    /// After the buyer saved their contact: every order of theirs that waits for an address
+    /// gets it. Returns how many.
+    pub async fn fill_waiting_orders(&self, user: &User, contact: &DeliveryContact) -> Result<usize, SalesError> {
+        let mut filled = 0;
+        for order in self.buyer_orders(user.id, 1000).await? {
+            if order["needs_address"] == json!(true)
+                && let Some(id) = order["id"].as_str().and_then(|i| Uuid::parse_str(i).ok())
+            {
+                match self.order_delivery(user, id, contact).await {
+                    Ok(_) => filled += 1,
+                    // Confirmed or cancelled meanwhile: nothing to fill.
+                    Err(SalesError(e)) if e.code == ErrorCode::InvalidState => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Cancels orders whose address deadline passed (exactly once across nodes: the engine
+    /// changes an order only while it still waits) and tells both sides.
+    async fn expire_addresses(&self) {
+        let now = now_ms();
+        let due = match self.engine.sales.addresses_due(now, ADDRESS_BATCH).await {
+            Ok(due) => due,
+            Err(e) => return tracing::debug!(error = %e, "address deadline scan failed"),
+        };
+        for (seller, order) in due {
+            match self.engine.sales.order_expire_address(seller, order, now, &now_rfc3339()).await {
+                Ok(Some(cancelled)) => {
+                    let _ = self.engine.sales.address_unschedule(seller, order).await;
+                    let view = order_view(&cancelled);
+                    let Some(buyer) = view["buyer_id"].as_str().and_then(|b| Uuid::parse_str(b).ok()) else { continue };
+                    let told = async {
+                        self.notify(&view, buyer, seller).await?;
+                        let data = json!({ "kind": "order.address_expired", "order": view });
+                        self.publish(&format!("user:{buyer}"), "notify", data, true).await
+                    };
+                    if let Err(e) = told.await {
+                        tracing::warn!(order = %order, error = ?e, "address expiry not announced");
+                    }
+                }
+                // Completed, cancelled or gone: it needs no deadline.
+                Ok(None) => {
+                    let _ = self.engine.sales.address_unschedule(seller, order).await;
+                }
+                Err(e) => tracing::debug!(order = %order, error = %e, "address expiry failed; retrying"),
+            }
         }
     }
 
     /// The buyer's orders, oldest first.
     pub async fn buyer_orders(&self, buyer: Uuid, limit: usize) -> Result<Vec<Value>, SalesError> {
-        let ids = self.engine.state.index_range(&buyer_index(buyer), None, limit).await?;
+        let ids = self.engine.state.index_range(&crate::engine::sales::buyer_orders_key(buyer), None, limit).await?;
+        let me = User { id: buyer, name: String::new(), role: Role::Buyer, email: None, phone: None, seller_id: None };
         let mut out = Vec::with_capacity(ids.len());
         for id in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
-            let Ok(seller) = self.seller_of_order(id).await else { continue };
-            if let Some(o) = self.engine.sales.order_get(seller, id).await? {
-                out.push(order_view(&o));
+            match self.find_order(&me, id).await {
+                Ok((_, o)) => out.push(order_view(&o)),
+                Err(SalesError(e)) if e.code == ErrorCode::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
@@ -678,6 +908,9 @@ impl Sales {
     /// Ten times a second: close offers whose time is up (exactly once across nodes) and
     /// broadcast the remaining counts of offers that sold here since the last tick.
     pub async fn tick(&self) {
+        if self.ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(ADDRESS_EVERY_TICKS) {
+            self.expire_addresses().await;
+        }
         let now = now_ms();
         match self.engine.sales.offers_due(now, 50).await {
             Ok(due) => {
@@ -715,6 +948,6 @@ impl Sales {
                 let _ = self.publish(&channel_of(state.show), "stock", data, false).await;
             }
         }
-        self.finished.lock().unwrap().retain(|_, (_, at)| at.elapsed() < FINAL_MEMORY);
+        self.finished.lock().unwrap().retain(|_, f| f.at.elapsed() < FINAL_MEMORY);
     }
 }

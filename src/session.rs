@@ -123,6 +123,17 @@ impl Session {
         self.identity.as_ref().map(|i| &i.user)
     }
 
+    /// Whether the connection's token has expired (`Claims::is_expired_at`, now).
+    pub fn token_expired(&self) -> bool {
+        self.identity.as_ref().is_some_and(|i| i.claims.is_expired_at(unix_now()))
+    }
+
+    /// When the connection's token expires (`exp`, seconds since the Unix epoch), if it is
+    /// signed in.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.identity.as_ref().map(|i| i.claims.exp)
+    }
+
     fn send(&self, text: String) {
         self.out.push(Utf8Bytes::from(text));
     }
@@ -137,9 +148,7 @@ impl Session {
 
     /// Handles one text frame: exactly one reply is queued, unless the connection is closing.
     pub async fn handle_text(&mut self, text: &str) {
-        if let Some(identity) = &self.identity
-            && identity.claims.exp < unix_now()
-        {
+        if self.token_expired() {
             self.out.close(Disconnect::TOKEN_EXPIRED);
             return;
         }
@@ -268,7 +277,10 @@ impl Session {
                 let source = if offer_id.is_some() { "offer" } else { "pinned" };
                 let r = OrderRequest { show, item, qty, key, delivery, source };
                 let placed = timed(&self.state.metrics, "order.place", sales.order_place(user, &r)).await;
-                placed.map(|o| json!({ "order": o }))
+                placed.map(|o| {
+                    let needs_address = o["needs_address"] == json!(true);
+                    json!({ "order": o, "needs_address": needs_address })
+                })
             }
             Command::OrderCancel { order_id } => {
                 order_act(order_id, OrderAction::Cancel { by_seller: false }).await.map(|o| json!({ "order": o }))
@@ -288,6 +300,8 @@ impl Session {
     async fn subscribe(&mut self, id: u64, name: &str, since: Option<Since>) -> Result<(), ReplyError> {
         let channel = Channel::parse(name)?;
         channel.check_subscribe(self.user())?;
+        // Before anything reaches the engine: a channel nobody can publish on is refused here.
+        self.state.snapshots.check_exists(&channel).await?;
         let name = channel.to_string();
         if channel.kind == ChannelKind::Show
             && let Some(user) = self.user()

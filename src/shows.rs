@@ -25,6 +25,7 @@ use crate::domain::FieldErrors;
 use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
 use crate::engine::{Engine, EngineError};
 use crate::hub::Hub;
+use crate::presence::{REPORT_TTL, Reports};
 use crate::protocol::now_rfc3339;
 use crate::vn::WordFilter;
 
@@ -119,6 +120,12 @@ pub struct Shows {
     owners: Mutex<HashMap<Uuid, Uuid>>,
     /// What this node last broadcast per show (viewers, hearts), to skip unchanged counts.
     last_broadcast: Mutex<HashMap<Uuid, (u64, u64)>>,
+    /// This node's last viewer report per show: reports go out on change (and a refresh),
+    /// not every tick. Bounded by the shows with local viewers.
+    reports: Mutex<Reports<Uuid>>,
+    /// Shows whose counts changed here but whose totals another node's tick lock kept this
+    /// node from broadcasting; retried every tick until broadcast. A subset of `reports`.
+    unsent: Mutex<HashSet<Uuid>>,
 }
 
 fn show_key(seller: Uuid, id: Uuid) -> String {
@@ -176,6 +183,8 @@ impl Shows {
             banned_words: WordFilter::new(config.banned_words),
             pending: Mutex::new(Pending::default()),
             owners: Mutex::new(HashMap::new()),
+            reports: Mutex::new(Reports::default()),
+            unsent: Mutex::new(HashSet::new()),
             last_broadcast: Mutex::new(HashMap::new()),
         }
     }
@@ -664,7 +673,8 @@ impl Shows {
         Ok(offers)
     }
 
-    async fn flush(&self, id: Uuid, seller: Uuid) -> Result<(), EngineError> {
+    /// Stores what this node gathered for the show; true when hearts were added.
+    async fn flush(&self, id: Uuid, seller: Uuid) -> Result<bool, EngineError> {
         let (hearts, viewers) = {
             let mut pending = self.pending.lock().unwrap();
             (pending.hearts.remove(&id).unwrap_or(0), pending.viewers.remove(&id).unwrap_or_default())
@@ -676,11 +686,13 @@ impl Shows {
             let members: Vec<String> = viewers.into_iter().collect();
             self.engine.state.set_add(&show_sub(seller, id, "viewers"), &members, Some(SHOW_DATA_TTL)).await?;
         }
-        Ok(())
+        Ok(hearts > 0)
     }
 
     /// Once a second on every node: add up this node's hearts and viewers, report its viewer
-    /// count, and (on the one node that takes the second's lock) broadcast the totals.
+    /// count when it changed, and (on the one node that takes the second's lock) broadcast the
+    /// totals. A show where nothing happened costs the engine nothing but the refresh of its
+    /// report (`presence::REFRESH`).
     pub async fn tick(&self) {
         let counts: Vec<(Uuid, usize)> = self
             .hub
@@ -689,12 +701,15 @@ impl Shows {
             .filter_map(|(ch, n)| ch.strip_prefix("show:").and_then(|id| Uuid::parse_str(id).ok()).map(|id| (id, n)))
             .collect();
         let active: HashSet<Uuid> = counts.iter().map(|(id, _)| *id).collect();
-        self.owners.lock().unwrap().retain(|id, _| active.contains(id));
         self.last_broadcast.lock().unwrap().retain(|id, _| active.contains(id));
         let gone: Vec<Uuid> = {
             let pending = self.pending.lock().unwrap();
-            pending.hearts.keys().chain(pending.viewers.keys()).filter(|id| !active.contains(id)).copied().collect()
+            let reports = self.reports.lock().unwrap();
+            let gone: HashSet<Uuid> =
+                pending.hearts.keys().chain(pending.viewers.keys()).chain(reports.keys()).copied().collect();
+            gone.into_iter().filter(|id| !active.contains(id)).collect()
         };
+        self.owners.lock().unwrap().retain(|id, _| active.contains(id) || gone.contains(id));
         for id in gone.into_iter().chain(active.iter().copied()) {
             if let Err(e) = self.tick_show(id, counts.iter().find(|(i, _)| *i == id).map_or(0, |(_, n)| *n)).await {
                 tracing::debug!(show = %id, error = %e, "show tick failed");
@@ -714,16 +729,30 @@ impl Shows {
                 s
             }
         };
-        self.flush(id, seller).await?;
+        let hearts_added = self.flush(id, seller).await?;
         let channel = channel_of(id);
-        self.engine.presence.report(&channel, &self.node_id, local as u64, Duration::from_secs(3)).await?;
+        let now = std::time::Instant::now();
+        let due = self.reports.lock().unwrap().due(&id, local as u64, now);
+        if due {
+            self.engine.presence.report(&channel, &self.node_id, local as u64, REPORT_TTL).await?;
+            self.reports.lock().unwrap().reported(&id, local as u64, now);
+        }
         if local == 0 {
+            self.unsent.lock().unwrap().remove(&id);
+            return Ok(());
+        }
+        // The totals change only when some node's count or hearts did, and that node
+        // broadcasts them; a refresh also does, in case a dead node's report expired.
+        let unsent = self.unsent.lock().unwrap().contains(&id);
+        if !(due || hearts_added || unsent) {
             return Ok(());
         }
         let lock = show_sub(seller, id, "tick");
         if !self.engine.state.set_nx(&lock, self.node_id.as_bytes(), Some(Duration::from_millis(1000))).await? {
+            self.unsent.lock().unwrap().insert(id);
             return Ok(());
         }
+        self.unsent.lock().unwrap().remove(&id);
         let viewers = self.engine.presence.count(&channel).await?;
         self.engine.state.set_max(&show_sub(seller, id, "peak"), viewers as i64).await?;
         let hearts = self.engine.state.get(&show_sub(seller, id, "hearts")).await?;

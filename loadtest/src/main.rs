@@ -8,6 +8,7 @@ mod chart;
 mod client;
 mod http;
 mod procfs;
+mod redis_stats;
 mod scenario;
 mod server;
 mod stats;

@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, Auth};
-use super::responses::TooManyAttempts;
+use super::extract::{ApiJson, Auth, ClientIp};
+use crate::accounts::AccountError;
 use crate::app::AppState;
 use crate::auth::{Role, User};
 use crate::domain::account::{Account, DeliveryContact, NewAccount};
@@ -123,6 +123,8 @@ pub struct MeResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryResponse {
     pub delivery: DeliveryContact,
+    /// Orders that waited for an address and now have this one.
+    pub orders_completed: usize,
 }
 
 fn issue(state: &AppState, user: User) -> AuthResponse {
@@ -134,12 +136,23 @@ fn issue(state: &AppState, user: User) -> AuthResponse {
     responses(
         (status = 201, description = "Created and signed in", body = AuthResponse),
         (status = 409, description = "The e-mail has an account", body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = TooManyAttempts),
+
+        (status = 429, description = "Too many registrations from this client address (`--register-ip-limit` per `--register-ip-window-s`, 100 a minute by default)",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until registrations from this address are accepted again"))),
     ))]
 async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Counted before anything else, so probing which addresses have accounts is as slow as
+    // the limit, whatever the answers.
+    state
+        .throttles
+        .register(ip)
+        .await
+        .map_err(|e| ApiError::throttled(e, "too many registrations from this address; try again later"))?;
     let new = NewAccount::parse(
         &req.name,
         &req.email,
@@ -153,21 +166,46 @@ async fn register(
 }
 
 /// Signs in with e-mail and password.
+///
+/// Failed sign-ins are throttled per e-mail address, whether it has an account or not, and per
+/// client address: past the limits the answer is 429 with `Retry-After`, before the password is
+/// checked (so a correct password is refused too until then).
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 401, description = "Wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = TooManyAttempts),
+        (status = 429, description = "Too many failed sign-ins to this e-mail address (after a burst of `--login-account-burst`, \
+            one attempt per wait, the wait doubling up to `--login-account-max-delay-s`) or from this client address \
+            (`--login-ip-limit` per `--login-ip-window-s`)",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the next attempt is checked"))),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
-    if req.password.len() > 1024 {
-        return Err(ApiError::Unauthorized("wrong e-mail or password"));
+    let throttles = &state.throttles;
+    let attempt = throttles
+        .login_begin(ip, &req.email)
+        .await
+        .map_err(|e| ApiError::throttled(e, "too many sign-in attempts; try again later"))?;
+    let result = if req.password.len() > 1024 {
+        Err(AccountError::BadCredentials)
+    } else {
+        state.accounts.login(&req.email, &req.password).await
+    };
+    match result {
+        Ok(account) => {
+            throttles.login_succeeded(attempt).await?;
+            Ok(axum::Json(issue(&state, account.user())))
+        }
+        Err(AccountError::BadCredentials) => {
+            throttles.login_failed(attempt).await?;
+            Err(AccountError::BadCredentials.into())
+        }
+        Err(other) => Err(other.into()),
     }
-    let account = state.accounts.login(&req.email, &req.password).await?;
-    Ok(axum::Json(issue(&state, account.user())))
 }
 
 /// A guest token: may watch and chat, never order. Nothing is stored.
@@ -175,12 +213,20 @@ async fn login(
     responses(
         (status = 200, description = "A guest token", body = AuthResponse),
         (status = 400, description = "Bad name", body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = TooManyAttempts),
+        (status = 429, description = "Too many guest tokens for this client address (`--guest-ip-limit` per `--guest-ip-window-s`, 600 a minute by default)",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until guest tokens are minted for this address again"))),
     ))]
 async fn guest(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<GuestRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
+    state
+        .throttles
+        .guest(ip)
+        .await
+        .map_err(|e| ApiError::throttled(e, "too many guest tokens for this address; try again later"))?;
     let mut errors = FieldErrors::new();
     let name = required_text(&mut errors, "name", &req.name, 40);
     errors.into_result()?;
@@ -210,7 +256,8 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeRe
     Ok(axum::Json(me_of(&state, &auth).await?))
 }
 
-/// Sets the buyer's delivery contact, used by orders.
+/// Sets the buyer's delivery contact, used by orders; every order of theirs still waiting for an
+/// address gets it too.
 #[utoipa::path(put, path = "/api/me/delivery", tag = "accounts", security(("bearer" = [])), request_body = DeliveryContact,
     responses(
         (status = 200, description = "Saved", body = DeliveryResponse),
@@ -225,7 +272,9 @@ async fn set_delivery(
     let contact = DeliveryContact::parse(&req)?;
     let account = state.accounts.set_delivery(auth.0.sub, contact).await?;
     let delivery = account.delivery.ok_or_else(|| ApiError::Internal("delivery not saved".into()))?;
-    Ok(axum::Json(DeliveryResponse { delivery }))
+    // Orders placed before the contact existed wait for it: they get it now.
+    let filled = state.sales.fill_waiting_orders(&auth.user(), &delivery).await?;
+    Ok(axum::Json(DeliveryResponse { delivery, orders_completed: filled }))
 }
 
 /// Creates an account of any role (organisers, other admins). Admins only.

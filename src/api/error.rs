@@ -11,6 +11,7 @@ use crate::accounts::AccountError;
 use crate::catalog::CatalogError;
 use crate::domain::FieldErrors;
 use crate::engine::EngineError;
+use crate::throttle::ThrottleError;
 
 /// A problem details document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +50,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    /// A throttle refused the request; the client may retry after `retry_after_s` seconds.
+    #[error("{detail}")]
+    TooManyRequests { retry_after_s: u64, detail: &'static str },
     #[error("storage unavailable")]
     Unavailable,
     #[error("internal: {0}")]
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
             }
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -98,6 +103,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::TooManyRequests { retry_after_s, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after_s));
+        }
         response
     }
 }
@@ -126,6 +134,19 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound => ApiError::NotFound("no such product"),
             CatalogError::Invalid(f) => ApiError::Validation(f),
             CatalogError::Engine(e) => e.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// A throttle's refusal as a 429 with `detail`; whole seconds, rounded up, at least one.
+    pub fn throttled(e: ThrottleError, detail: &'static str) -> Self {
+        match e {
+            ThrottleError::Throttled { retry_after } => {
+                let retry_after_s = retry_after.as_millis().div_ceil(1000).max(1) as u64;
+                ApiError::TooManyRequests { retry_after_s, detail }
+            }
+            ThrottleError::Engine(e) => e.into(),
         }
     }
 }

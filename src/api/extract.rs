@@ -1,11 +1,14 @@
 //! Extractors whose rejections are problem documents: JSON bodies with field-level errors,
-//! paths, queries, and the bearer token.
+//! paths, queries, the bearer token, and the client's address.
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::header;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use bytes::Bytes;
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -155,5 +158,126 @@ impl FromRequestParts<AppState> for Auth {
             Err(TokenError::Expired) => Err(ApiError::Unauthorized("token expired; sign in again")),
             Err(TokenError::Invalid) => Err(ApiError::Unauthorized("token invalid")),
         }
+    }
+}
+
+/// The client's address as the throttles count it: the TCP peer, or, when the peer is one of
+/// `--trusted-proxies`, the address it forwarded ([`client_ip`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Err(ApiError::Internal("the router is served without the peer address".into()));
+        };
+        Ok(ClientIp(client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxies)))
+    }
+}
+
+/// The client address of a request from `peer`. Forwarding headers are read only when `peer`
+/// is a trusted proxy: then the hops (`Forwarded` when present, else `X-Forwarded-For`) are
+/// walked from the last one back past every trusted proxy, so a client cannot choose its
+/// address by sending a header of its own ahead of what the proxies appended. A hop that does
+/// not parse stops the walk at the last address known.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<&str> = headers.get_all(header::FORWARDED).iter().filter_map(|v| v.to_str().ok()).collect();
+    let hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(parse_hop)
+            .collect()
+    } else {
+        forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|element| {
+                let value = element.split(';').find_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("for").then_some(value)
+                });
+                value.and_then(parse_hop)
+            })
+            .collect()
+    };
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = hop else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One hop: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]:4711`, quoted or not.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[').and_then(|h| h.strip_suffix(']')).and_then(|h| h.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.9/32".parse().unwrap()];
+        let xff = headers(&[("x-forwarded-for", "198.51.100.1, 203.0.113.5")]);
+        // An untrusted peer's header is ignored.
+        assert_eq!(client_ip(ip("198.51.100.77"), &xff, &trusted), ip("198.51.100.77"));
+        // A trusted peer: the last hop it appended.
+        assert_eq!(client_ip(ip("10.1.2.3"), &xff, &trusted), ip("203.0.113.5"));
+        // Hops that are trusted proxies themselves are walked past.
+        let chain = headers(&[("x-forwarded-for", "203.0.113.5, 10.9.9.9"), ("x-forwarded-for", "192.0.2.9")]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &chain, &trusted), ip("203.0.113.5"));
+        // No header: the proxy itself.
+        assert_eq!(client_ip(ip("10.1.2.3"), &HeaderMap::new(), &trusted), ip("10.1.2.3"));
+        // Garbage stops the walk at the last address known.
+        let bad = headers(&[("x-forwarded-for", "203.0.113.5, nonsense")]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &bad, &trusted), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn forwarded_header_is_preferred_and_parsed() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let both = headers(&[
+            ("forwarded", "for=198.51.100.1;proto=https, for=\"[2001:db8:cafe::17]:4711\";by=10.0.0.1"),
+            ("x-forwarded-for", "203.0.113.5"),
+        ]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &both, &trusted), ip("2001:db8:cafe::17"));
+        let port = headers(&[("forwarded", "For=192.0.2.60:8080")]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &port, &trusted), ip("192.0.2.60"));
+        let hidden = headers(&[("forwarded", "for=_hidden")]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &hidden, &trusted), ip("10.1.2.3"));
     }
 }

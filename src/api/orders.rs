@@ -11,9 +11,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiPath, ApiQuery, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::app::AppState;
 use crate::auth::Role;
+use crate::domain::account::DeliveryContact;
 use crate::engine::sales::OrderAction;
 use crate::protocol::ErrorCode;
 use crate::sales::SalesError;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(my_orders))
         .routes(routes!(cancel_my_order))
+        .routes(routes!(set_order_delivery))
         .routes(routes!(seller_orders))
         .routes(routes!(confirm_order))
         .routes(routes!(cancel_order))
@@ -112,6 +114,32 @@ async fn cancel_my_order(
     Ok(axum::Json(OrderResponse { order }))
 }
 
+/// Gives one of the caller's placed orders its delivery contact (an order placed without an
+/// address waits for this; a placed order's contact may also be corrected). The seller sees the
+/// change at once on `seller:<id>`.
+#[utoipa::path(put, path = "/api/me/orders/{id}/delivery", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = DeliveryContact,
+    responses(
+        (status = 200, description = "The order with its contact", body = OrderResponse),
+        (status = 400, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a buyer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer placed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; safe to retry", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn set_order_delivery(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<DeliveryContact>,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    auth.require(&[Role::Buyer])?;
+    let contact = DeliveryContact::parse(&req)?;
+    let order = state.sales.order_delivery(&auth.user(), id, &contact).await?;
+    Ok(axum::Json(OrderResponse { order }))
+}
+
 /// The caller's (seller's) orders, oldest first; `?format=csv` for a spreadsheet.
 #[utoipa::path(get, path = "/api/seller/orders", tag = "orders", security(("bearer" = [])), params(SellerOrderParams),
     responses(
@@ -171,6 +199,7 @@ fn to_csv(orders: &[Value]) -> Result<String, csv::Error> {
         "recipient",
         "phone",
         "address",
+        "needs_address",
     ])?;
     let s = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -195,6 +224,7 @@ fn to_csv(orders: &[Value]) -> Result<String, csv::Error> {
                 s(&o["delivery"]["name"]),
                 s(&o["delivery"]["phone"]),
                 s(&o["delivery"]["address"]),
+                s(&o["needs_address"]),
             ])?;
         }
     }

@@ -3,12 +3,12 @@
 //! the bearer token, the engine), so [`SharedResponses`] adds it to every operation of that kind;
 //! annotations list only what their handler decides itself (403, 404 of a missing resource, 409).
 
+use utoipa::Modify;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{Object, OpenApi, Ref, RefOr, Type};
-use utoipa::{Modify, ToResponse};
 
 const PROBLEM: &str = "application/problem+json";
 
@@ -20,20 +20,6 @@ fn problem(description: &str) -> ResponseBuilder {
 
 fn header(kind: Type, description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new().schema(Some(Object::with_type(kind))).description(Some(description)).build()
-}
-
-/// Sign-in and registration refused for a while after too many attempts: wait `Retry-After`
-/// seconds.
-pub struct TooManyAttempts;
-
-impl<'r> ToResponse<'r> for TooManyAttempts {
-    fn response() -> (&'r str, RefOr<Response>) {
-        let response =
-            problem("Too many attempts from this address or for this account; retry after `Retry-After` seconds")
-                .header("Retry-After", header(Type::Integer, "Seconds to wait before the next attempt"))
-                .build();
-        ("TooManyAttempts", response.into())
-    }
 }
 
 /// The shared responses, by component name, and the operations each applies to.
@@ -111,8 +97,6 @@ impl Modify for SharedResponses {
         for shared in SHARED {
             components.responses.insert(shared.name.to_owned(), (shared.response)().into());
         }
-        let (name, response) = TooManyAttempts::response();
-        components.responses.insert(name.to_owned(), response);
         for item in openapi.paths.paths.values_mut() {
             let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {

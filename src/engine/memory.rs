@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::{
     Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, Take,
+    WindowCount,
 };
 use crate::protocol::encode_event;
 
@@ -393,6 +394,35 @@ impl State for MemoryEngine {
         let sets = self.sets.lock().unwrap();
         let now = Instant::now();
         Ok(sets.get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map_or(0, |(s, _)| s.len() as u64))
+    }
+
+    async fn count_in_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        let live = state.get(key).filter(|e| e.live(now));
+        let existed = live.is_some();
+        let (current, expires) = match live {
+            Some(e) => {
+                let n = std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| EngineError::Internal(format!("{key} is not an integer")))?;
+                (n, e.expires)
+            }
+            None if delta == 0 => return Ok(WindowCount { count: 0, resets_in: Duration::ZERO }),
+            None => (0, None),
+        };
+        let expires = expires.unwrap_or(now + window);
+        if delta != 0 {
+            let next = current.checked_add(delta).ok_or_else(|| EngineError::Internal(format!("{key} overflows")))?;
+            if !existed {
+                // A new key keyed by client input: expired ones are swept as the map grows.
+                sweep_expired(&mut state, now);
+            }
+            state.insert(key.to_owned(), Entry { value: Bytes::from(next.to_string()), expires: Some(expires) });
+            return Ok(WindowCount { count: next, resets_in: expires - now });
+        }
+        Ok(WindowCount { count: current, resets_in: expires.saturating_duration_since(now) })
     }
 }
 

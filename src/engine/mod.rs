@@ -152,6 +152,18 @@ pub trait State: Send + Sync + 'static {
     async fn set_add(&self, key: &str, members: &[String], ttl: Option<Duration>) -> Result<(), EngineError>;
     /// The number of members of a set.
     async fn set_len(&self, key: &str) -> Result<u64, EngineError>;
+    /// Adds `delta` to a counter that lives `window` from the call that created it (a fixed
+    /// window: later additions do not extend it) and returns the new value with the time left.
+    /// `delta` 0 only reads: an absent counter stays absent and reads as 0 with nothing left.
+    async fn count_in_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, EngineError>;
+}
+
+/// A counter of [`State::count_in_window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    pub count: i64,
+    /// Until the counter expires (zero when it does not exist).
+    pub resets_in: Duration,
 }
 
 /// The outcome of [`State::take_all`].

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::memory::new_epoch;
 use super::{
     Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, Take,
-    channel_tag,
+    WindowCount, channel_tag,
 };
 
 /// How long one command may take before the engine is considered unreachable for that call.
@@ -36,22 +36,30 @@ const PUBSUB_QUEUE: usize = 4096;
 
 /// Assigns the next offset, appends to the capped history and publishes, as one step. When the
 /// channel has no epoch (new, expired, or lost with a restart) a new one starts and any stale
-/// history is removed first, so the append below can never fail halfway.
-const PUBLISH_LUA: &str = r#"
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[7]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'off', 0)
+/// history is removed first, so the append below can never fail halfway. A Lua function, so the
+/// sales scripts publish the same way within their own atomic step.
+pub(super) const PUBLISH_FN: &str = r#"
+local function publish_event(meta, log, pubsub, ch, ev, data, size, ttl, new_epoch)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = new_epoch
+    redis.call('DEL', log)
+    redis.call('HSET', meta, 'epoch', epoch, 'off', 0)
+  end
+  local off = redis.call('HINCRBY', meta, 'off', 1)
+  local frame = '{"ch":' .. ch .. ',"ev":' .. ev .. ',"off":' .. off .. ',"data":' .. data .. '}'
+  redis.call('XADD', log, 'MAXLEN', size, off .. '-0', 'f', frame)
+  redis.call('EXPIRE', meta, ttl)
+  redis.call('EXPIRE', log, ttl)
+  redis.call('PUBLISH', pubsub, epoch .. ' ' .. off .. '\n' .. frame)
+  return {epoch, off}
 end
-local off = redis.call('HINCRBY', KEYS[1], 'off', 1)
-local frame = '{"ch":' .. ARGV[2] .. ',"ev":' .. ARGV[3] .. ',"off":' .. off .. ',"data":' .. ARGV[4] .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], off .. '-0', 'f', frame)
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('PUBLISH', ARGV[1], epoch .. ' ' .. off .. '\n' .. frame)
-return {epoch, off}
 "#;
+
+/// KEYS: meta, log; ARGV: pub/sub name, channel (JSON), event (JSON), data, history size, TTL,
+/// a new epoch.
+const PUBLISH_CALL: &str =
+    "return publish_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])";
 
 /// Reads a channel's position and, when `since` (ARGV[1] offset, ARGV[2] epoch) is still
 /// covered, the events after it as offset/frame pairs. Read-only.
@@ -153,7 +161,28 @@ end
 return current
 "#;
 
+/// Adds ARGV[1] (0: only reads) to a counter that expires ARGV[2] ms after it was created;
+/// returns {count, ms left}.
+const COUNT_IN_WINDOW_LUA: &str = r#"
+local n
+if tonumber(ARGV[1]) == 0 then
+  n = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if n == nil then return redis.error_reply('not an integer: ' .. KEYS[1]) end
+else
+  n = redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+elseif left < 0 then
+  left = 0
+end
+return {n, left}
+"#;
+
 struct Scripts {
+    count_in_window: Script,
     recent: Script,
     cas: Script,
     set_max: Script,
@@ -217,11 +246,12 @@ impl RedisEngine {
         .map_err(|_| unavailable("timed out connecting to Redis"))?
         .map_err(map_err)?;
         let scripts = Arc::new(Scripts {
+            count_in_window: Script::new(COUNT_IN_WINDOW_LUA),
             recent: Script::new(RECENT_LUA),
             cas: Script::new(CAS_LUA),
             set_max: Script::new(SET_MAX_LUA),
             take_all: Script::new(TAKE_ALL_LUA),
-            publish: Script::new(PUBLISH_LUA),
+            publish: Script::new(&format!("{PUBLISH_FN}\n{PUBLISH_CALL}")),
             history: Script::new(HISTORY_LUA),
             presence_report: Script::new(PRESENCE_REPORT_LUA),
             presence_count: Script::new(PRESENCE_COUNT_LUA),
@@ -256,6 +286,7 @@ impl RedisEngine {
             &self.scripts.take_all,
             &self.scripts.presence_report,
             &self.scripts.presence_count,
+            &self.scripts.count_in_window,
         ];
         for script in all.into_iter().chain(self.sales_scripts.all()) {
             script.load_async(&mut conn).await.map_err(map_err)?;
@@ -265,6 +296,25 @@ impl RedisEngine {
 
     pub(super) fn key(&self, key: &str) -> String {
         format!("{}{key}", self.config.key_prefix)
+    }
+
+    /// The keys and arguments `publish_event` takes for a history-kept `event` on `channel`:
+    /// `[meta, log]` and `[pub/sub name, channel, event, data, history size, TTL, new epoch]`.
+    pub(super) fn event_target(&self, channel: &str, event: &str, data: &str) -> ([String; 2], [String; 7]) {
+        let prefix = &self.config.key_prefix;
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        (
+            [meta_key(prefix, channel), log_key(prefix, channel)],
+            [
+                pubsub_name(prefix, channel),
+                quoted(channel),
+                quoted(event),
+                data.to_owned(),
+                self.config.history_size.to_string(),
+                self.config.history_ttl.as_secs().max(1).to_string(),
+                new_epoch(),
+            ],
+        )
     }
 
     pub(super) fn prefix(&self) -> &str {
@@ -284,13 +334,13 @@ impl RedisEngine {
     }
 }
 
-fn meta_key(prefix: &str, channel: &str) -> String {
+pub(super) fn meta_key(prefix: &str, channel: &str) -> String {
     format!("{prefix}{}:ch:{channel}:meta", channel_tag(channel))
 }
-fn log_key(prefix: &str, channel: &str) -> String {
+pub(super) fn log_key(prefix: &str, channel: &str) -> String {
     format!("{prefix}{}:ch:{channel}:log", channel_tag(channel))
 }
-fn pubsub_name(prefix: &str, channel: &str) -> String {
+pub(super) fn pubsub_name(prefix: &str, channel: &str) -> String {
     format!("{prefix}ch:{channel}")
 }
 
@@ -815,5 +865,19 @@ impl State for RedisEngine {
     async fn set_len(&self, key: &str) -> Result<u64, EngineError> {
         let mut conn = self.conn.clone();
         conn.scard(self.key(key)).await.map_err(map_err)
+    }
+
+    async fn count_in_window(&self, key: &str, delta: i64, window: Duration) -> Result<WindowCount, EngineError> {
+        let mut conn = self.conn.clone();
+        let (count, left): (i64, i64) = self
+            .scripts
+            .count_in_window
+            .key(self.key(key))
+            .arg(delta)
+            .arg(window.as_millis().max(1) as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(WindowCount { count, resets_in: Duration::from_millis(left.max(0) as u64) })
     }
 }

@@ -12,8 +12,15 @@
 //! `{s:<seller>}:offer:<id>` (a hash), `…:offer:<id>:buyer:<buyer>` (units bought),
 //! `{s:<seller>}:idem:<buyer>:<key>`, `{s:<seller>}:order:<id>` (a hash), `{s:<seller>}:orders`
 //! (the order log, a Redis Stream), `{s:<seller>}:order-index`, `{s:<seller>}:show:<id>:sales`.
-//! The expiry schedule `offers:expiry` is the one global key: it is written before an offer
-//! opens, so an offer can never miss its expiry.
+//! `…:offer:<id>:buyers` is the set of buyers with a stored outcome on the offer other than
+//! `sold_out`, so a node that knows the offer is over can answer everyone else without a call.
+//! Placing an order also publishes it on `seller:<seller>` (whose history shares the seller's
+//! tag) in the same step, so the seller's feed cannot miss an order that was stored.
+//! A buyer's side of an order lives under the buyer's tag: `{u:<buyer>}:orders` (the index) and
+//! `{u:<buyer>}:order-sellers` (order → seller), written with the `order` event on
+//! `user:<buyer>` in one step by [`Sales::order_file`].
+//! The expiry schedule `offers:expiry` and the address deadlines `orders:address-due` are the
+//! global keys: each is written before what it schedules exists, so nothing can miss its time.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -137,6 +144,11 @@ pub struct PlaceOrder {
     pub product: Uuid,
     /// The order as clients see it, without `status` (kept apart, it changes).
     pub order_json: String,
+    /// When the order has no delivery address yet, the time (ms) it cancels itself unless
+    /// completed; until then the seller cannot confirm it. Scheduled by the caller first.
+    pub address_due_ms: Option<u64>,
+    /// The `data` of the `order` event published on `seller:<seller>` when the order is stored.
+    pub seller_event: String,
 }
 
 /// Why an order was refused.
@@ -179,13 +191,17 @@ impl Refusal {
     }
 }
 
-/// A stored order: its JSON without status, and its status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored order: its JSON without status, and what changes: status, delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredOrder {
     pub id: Uuid,
     pub json: String,
     pub status: String,
     pub updated_at: String,
+    /// The delivery contact given after placing (JSON), replacing the one in `json`.
+    pub delivery: Option<String>,
+    /// Placed without a delivery address, and not completed yet.
+    pub needs_address: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +238,8 @@ pub enum ActionOutcome {
     Invalid {
         status: String,
     },
+    /// A confirmation of an order that still waits for its delivery address.
+    AwaitingAddress,
 }
 
 /// The sales operations.
@@ -251,6 +269,39 @@ pub trait Sales: Send + Sync + 'static {
         now: &str,
     ) -> Result<ActionOutcome, EngineError>;
     async fn order_get(&self, seller: Uuid, order: Uuid) -> Result<Option<StoredOrder>, EngineError>;
+    /// Gives a placed order its delivery contact (`delivery`, JSON); it no longer needs an
+    /// address. `Invalid` once the order is past `placed`.
+    async fn order_deliver(
+        &self,
+        seller: Uuid,
+        order: Uuid,
+        delivery: &str,
+        now: &str,
+    ) -> Result<ActionOutcome, EngineError>;
+    /// Cancels an order that still needs its address once its deadline (`now_ms` at or past
+    /// it) has come, returning its units; `None` when it was completed, changed or is not due.
+    /// Exactly once per order.
+    async fn order_expire_address(
+        &self,
+        seller: Uuid,
+        order: Uuid,
+        now_ms: u64,
+        now: &str,
+    ) -> Result<Option<StoredOrder>, EngineError>;
+    /// Schedules the address deadline of an order about to be placed.
+    async fn address_schedule(&self, seller: Uuid, order: Uuid, due_ms: u64) -> Result<(), EngineError>;
+    /// Orders whose address deadline is at or before `now_ms`.
+    async fn addresses_due(&self, now_ms: u64, limit: usize) -> Result<Vec<(Uuid, Uuid)>, EngineError>;
+    async fn address_unschedule(&self, seller: Uuid, order: Uuid) -> Result<(), EngineError>;
+    /// Files a stored order on the buyer's side: their index, order → seller, and (the first
+    /// time only) the `order` event with `event` as data on `user:<buyer>`, as one step.
+    /// Idempotent: a replay files nothing twice.
+    async fn order_file(&self, buyer: Uuid, seller: Uuid, order: Uuid, event: &str) -> Result<(), EngineError>;
+    /// The seller of one of the buyer's orders, as filed.
+    async fn buyer_order_seller(&self, buyer: Uuid, order: Uuid) -> Result<Option<Uuid>, EngineError>;
+    /// The buyers with a stored outcome on the offer other than `sold_out` (at most `cap`;
+    /// `None` when there are more).
+    async fn offer_buyers(&self, seller: Uuid, offer: Uuid, cap: usize) -> Result<Option<Vec<Uuid>>, EngineError>;
     /// The seller's orders, oldest first, after `after`.
     async fn seller_orders(
         &self,
@@ -284,4 +335,14 @@ pub fn order_index_key(seller: Uuid) -> String {
 pub fn sales_key(seller: Uuid, show: Uuid) -> String {
     format!("{{s:{seller}}}:show:{show}:sales")
 }
+pub fn offer_buyers_key(seller: Uuid, offer: Uuid) -> String {
+    format!("{{s:{seller}}}:offer:{offer}:buyers")
+}
+pub fn buyer_orders_key(buyer: Uuid) -> String {
+    format!("{{u:{buyer}}}:orders")
+}
+pub fn buyer_sellers_key(buyer: Uuid) -> String {
+    format!("{{u:{buyer}}}:order-sellers")
+}
 pub const EXPIRY_SCHEDULE: &str = "offers:expiry";
+pub const ADDRESS_SCHEDULE: &str = "orders:address-due";

@@ -1,4 +1,5 @@
-//! The WebSocket transport: upgrade checks, the reader loop and the writer task.
+//! The transport: the HTTP accept loop, and the WebSocket's upgrade checks and connection task.
 
+pub mod http;
 pub mod outbound;
 pub mod ws;

@@ -1,17 +1,23 @@
-//! `/ws`: checks before the upgrade (Origin, token, capacity), then one task per connection
-//! that reads commands, writes queued frames and pings.
+//! `/ws`: checks before the upgrade (the handshake itself, Origin, token, capacity), then one
+//! task per connection that reads commands, writes queued frames, pings and ends the connection
+//! when its token expires.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use base64::Engine as _;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
 use crate::app::AppState;
 use crate::auth::{Claims, TokenError};
@@ -28,8 +34,17 @@ use crate::transport::outbound::Outbound;
 const READ_BUFFER: usize = 256;
 /// Frames are collected up to this size before a write to the socket; a batch is flushed whole.
 const WRITE_BUFFER: usize = 8 * 1024;
-/// Time given to deliver a close frame (and the frames before it) to a peer that may be stuck.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time given to write a ping: a socket that cannot take a few bytes in this long belongs to a
+/// peer that stopped reading, which is closed as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time given, when a connection ends, to write the close frame (after the frames still queued,
+/// unless they are dropped). A slow phone may first have to take what its TCP buffers already
+/// hold, which a few seconds allow on any network a live show can be watched on; bounded, so a
+/// peer that reads nothing cannot keep its socket, its task and its connection slot.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time given, once the close frame is written, for the peer's answer, which completes the
+/// close handshake; a live peer answers within a round trip.
+const CLOSE_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Deserialize)]
 pub struct WsParams {
@@ -39,10 +54,19 @@ pub struct WsParams {
 /// The upgrade handler.
 pub async fn handler(
     State(state): State<AppState>,
+    method: Method,
+    version: Version,
     Query(params): Query<WsParams>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    if let Some(refusal) = handshake_refusal(&method, version, &headers) {
+        return refusal;
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if !origin_allowed(origin.to_str().unwrap_or(""), host, &state.config.allowed_origins) {
@@ -77,6 +101,61 @@ pub async fn handler(
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| tracker.track_future(run(socket, state, claims, permit)))
+}
+
+/// The handshake as RFC 6455 §4.2.1 and §4.2.2 require it, checked before axum's extractor
+/// (which accepts any `Sec-WebSocket-Key` and answers a wrong version with a bare 400): a GET
+/// over HTTP/1.1 or later with `Upgrade: websocket`, `Connection: upgrade`, one
+/// `Sec-WebSocket-Key` that is 16 bytes in base64, and one `Sec-WebSocket-Version`, which must
+/// be 13. A wrong version gets 426 naming the one this server speaks; anything else, 400.
+/// Returns the refusal, or `None` for a valid handshake.
+fn handshake_refusal(method: &Method, version: Version, headers: &HeaderMap) -> Option<Response> {
+    let bad = |why: &'static str| Some((StatusCode::BAD_REQUEST, why).into_response());
+    if method != Method::GET {
+        return bad("a WebSocket handshake is a GET request");
+    }
+    if version < Version::HTTP_11 {
+        return bad("a WebSocket handshake needs HTTP/1.1 or later");
+    }
+    if !has_token(headers, &header::UPGRADE, "websocket") {
+        return bad("the handshake needs Upgrade: websocket");
+    }
+    if !has_token(headers, &header::CONNECTION, "upgrade") {
+        return bad("the handshake needs Connection: upgrade");
+    }
+    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let key_is_valid = match (keys.next(), keys.next()) {
+        (Some(key), None) => {
+            base64::engine::general_purpose::STANDARD.decode(key.as_bytes()).is_ok_and(|nonce| nonce.len() == 16)
+        }
+        _ => false,
+    };
+    if !key_is_valid {
+        return bad("Sec-WebSocket-Key must be one base64-encoded 16-byte value");
+    }
+    let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
+    match (versions.next(), versions.next()) {
+        (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => None,
+        (None, _) => bad("the handshake needs Sec-WebSocket-Version: 13"),
+        _ => Some(
+            (
+                StatusCode::UPGRADE_REQUIRED,
+                [(header::SEC_WEBSOCKET_VERSION, "13"), (header::UPGRADE, "websocket")],
+                "this server speaks WebSocket version 13 only",
+            )
+                .into_response(),
+        ),
+    }
+}
+
+/// Whether a comma-separated header (`Connection`, `Upgrade`) lists `token`, ignoring case.
+fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Same origin (the page came from this server) or on the allow-list.
@@ -119,10 +198,14 @@ fn run(
         // connection costs one task. Reading pauses while a batch is written and while a command
         // runs; frames queued meanwhile go out in the next batch.
         let limits = &state.config.limits;
-        // One timer serves both the next ping and, while one is outstanding, the pong deadline.
-        let mut timer = Box::pin(tokio::time::sleep(limits.ping_interval()));
+        // One timer serves the next ping or, while one is outstanding, the pong deadline, and the
+        // token's expiry, whichever comes first: a second timer would cost every connection.
+        // The expiry is not kept: it is read from the session's claims, and whether it has come
+        // is decided by the session's wall-clock rule, the one the handshake and REST apply.
+        let mut next = Instant::now() + limits.ping_interval();
+        let mut timer = Box::pin(tokio::time::sleep_until(earliest(next, session.expires_at())));
         // The outstanding ping: when it was sent, in connection time and as an instant.
-        let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
+        let mut awaiting: Option<(u64, Instant)> = None;
         // The loop's value: frames taken from the queue but not written when the connection
         // started closing.
         let mut unsent = loop {
@@ -136,6 +219,12 @@ fn run(
                     }
                     if batch.frames.is_empty() {
                         continue;
+                    }
+                    // Nothing is written once the token has expired, even before the timer
+                    // fires: private events must not outlive the right to receive them.
+                    if session.token_expired() {
+                        out.close(Disconnect::TOKEN_EXPIRED);
+                        break VecDeque::new();
                     }
                     let n = batch.frames.len() as u64;
                     let write = Box::pin(async {
@@ -158,27 +247,38 @@ fn run(
                     }
                 }
                 _ = &mut timer => {
-                    match awaiting.take() {
-                        None => {
-                            let sent = out.now_ms();
-                            let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
-                            if !Box::pin(send_with_timeout(&mut socket, ping)).await {
-                                break VecDeque::new();
+                    if session.token_expired() {
+                        out.close(Disconnect::TOKEN_EXPIRED);
+                        break VecDeque::new();
+                    }
+                    let now = Instant::now();
+                    if now >= next {
+                        match awaiting.take() {
+                            None => {
+                                let sent = out.now_ms();
+                                let ping = Message::Ping(bytes::Bytes::from_static(b"p"));
+                                if !Box::pin(send_with_timeout(&mut socket, ping)).await {
+                                    // The peer has not taken what was written before: too slow.
+                                    out.close(Disconnect::SLOW);
+                                    break VecDeque::new();
+                                }
+                                let now = Instant::now();
+                                awaiting = Some((sent, now));
+                                next = now + limits.pong_timeout();
                             }
-                            let now = tokio::time::Instant::now();
-                            awaiting = Some((sent, now));
-                            timer.as_mut().reset(now + limits.pong_timeout());
-                        }
-                        Some((sent, at)) => {
-                            if out.last_seen_ms() < sent {
-                                state.metrics.dead_peers.inc();
-                                out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
-                                break VecDeque::new();
+                            Some((sent, at)) => {
+                                if out.last_seen_ms() < sent {
+                                    state.metrics.dead_peers.inc();
+                                    out.close(Disconnect { code: CloseCode::GoingAway, reason: "no pong" });
+                                    break VecDeque::new();
+                                }
+                                next = (at + limits.ping_interval()).max(now);
                             }
-                            let next = (at + limits.ping_interval()).max(tokio::time::Instant::now());
-                            timer.as_mut().reset(next);
                         }
                     }
+                    // When the expiry was reached early (the runtime's clock ran ahead of the
+                    // wall clock), the next deadline is placed from the wall clock again.
+                    timer.as_mut().reset(earliest(next, session.expires_at()));
                 }
                 msg = socket.recv() => {
                     let Some(msg) = msg else { break VecDeque::new() };
@@ -208,12 +308,10 @@ fn run(
         }
         Box::pin(session.close()).await;
         out.closing().cancel();
-        // What is still queued goes out before the close frame, unless the client is too slow for it.
+        // What is still queued goes out before the close frame, unless the reason drops it.
         let batch = out.take();
         unsent.extend(batch.frames);
         Box::pin(finish(&mut socket, unsent, batch.close, &state)).await;
-        // Keep reading until the peer answers the close frame, so the handshake completes.
-        let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async { while socket.next().await.is_some() {} })).await;
         state.metrics.connections.dec();
         drop(permit);
     }
@@ -225,11 +323,31 @@ fn is_too_big(e: axum::Error) -> bool {
 }
 
 async fn send_with_timeout(socket: &mut WebSocket, msg: Message) -> bool {
-    matches!(tokio::time::timeout(CLOSE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
+    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
 }
 
-/// Sends what is still queued (unless the client is too slow for it) and, when the server ends
-/// the connection, the close frame with its reason.
+/// The instant the wall-clock time `exp_s` (seconds since the Unix epoch) falls at, on the
+/// runtime's clock (now, when it has passed).
+fn instant_of(exp_s: u64) -> Instant {
+    let left = UNIX_EPOCH
+        .checked_add(Duration::from_secs(exp_s))
+        .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+    // A year is far beyond any token's lifetime; it keeps the sum inside the clock's range.
+    let left = left.unwrap_or(Duration::MAX).min(Duration::from_secs(365 * 24 * 3600));
+    Instant::now() + left
+}
+
+/// The timer's next deadline: the ping or pong deadline, or the token's expiry (`exp`, seconds
+/// since the Unix epoch) if sooner.
+fn earliest(next: Instant, exp_s: Option<u64>) -> Instant {
+    exp_s.map_or(next, |exp| instant_of(exp).min(next))
+}
+
+/// Ends the connection: writes what is still queued (unless the reason drops it) and, when the
+/// server ends the connection, the close frame with its reason, within [`CLOSE_WRITE_TIMEOUT`]
+/// (the close frame waits behind whatever the peer's TCP buffers hold: a slow client that keeps
+/// reading gets it, one that reads nothing is dropped in time); then reads until the peer
+/// answers, within [`CLOSE_ANSWER_TIMEOUT`], so the close handshake completes.
 async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Option<Disconnect>, state: &AppState) {
     if let Some(reason) = &reason {
         state.metrics.closes.get_or_create(&CloseLabels { code: reason.code as u16 }).inc();
@@ -237,27 +355,103 @@ async fn finish(socket: &mut WebSocket, frames: VecDeque<Utf8Bytes>, reason: Opt
             state.metrics.slow_disconnects.inc();
         }
     }
-    let skip_frames = reason.as_ref().is_some_and(|r| r.code == CloseCode::TooSlow);
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+    let skip_frames = reason.as_ref().is_some_and(Disconnect::drops_queued_frames);
+    let written = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
         if !skip_frames {
             for frame in frames {
-                socket.feed(Message::Text(frame)).await?;
+                if socket.feed(Message::Text(frame)).await.is_err() {
+                    return false;
+                }
             }
         }
-        match reason {
-            Some(r) => {
-                let frame = CloseFrame { code: r.code as u16, reason: Utf8Bytes::from_static(r.reason) };
-                socket.send(Message::Close(Some(frame))).await
+        if let Some(r) = reason {
+            let frame = CloseFrame { code: r.code as u16, reason: Utf8Bytes::from_static(r.reason) };
+            if socket.feed(Message::Close(Some(frame))).await.is_err() {
+                return false;
             }
-            None => socket.flush().await,
         }
+        flush_while_reading(socket).await
     })
     .await;
+    if written == Ok(true) {
+        let _ = tokio::time::timeout(CLOSE_ANSWER_TIMEOUT, async { while socket.next().await.is_some() {} }).await;
+    }
+}
+
+/// Flushes what is buffered while reading (and discarding) what the peer sends: true once
+/// flushed, false when the stream ended first. Reading goes on because a peer busy sending may
+/// not take our bytes until we take its, and because the peer's own close frame may come first.
+async fn flush_while_reading(socket: &mut WebSocket) -> bool {
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut *socket).poll_flush(cx).is_ready() {
+            return Poll::Ready(true);
+        }
+        loop {
+            match Pin::new(&mut *socket).poll_next(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(_) => return Poll::Ready(false),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::origin_allowed;
+    use super::{handshake_refusal, origin_allowed};
+    use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+
+    fn handshake(edit: impl FnOnce(&mut HeaderMap)) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("connection", HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert("sec-websocket-key", HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
+        h.insert("sec-websocket-version", HeaderValue::from_static("13"));
+        edit(&mut h);
+        h
+    }
+
+    fn status(method: Method, version: Version, headers: &HeaderMap) -> Option<StatusCode> {
+        handshake_refusal(&method, version, headers).map(|r| r.status())
+    }
+
+    #[test]
+    fn handshakes() {
+        let ok = handshake(|_| {});
+        assert_eq!(status(Method::GET, Version::HTTP_11, &ok), None);
+        assert_eq!(status(Method::HEAD, Version::HTTP_11, &ok), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(status(Method::GET, Version::HTTP_10, &ok), Some(StatusCode::BAD_REQUEST));
+        let bad = StatusCode::BAD_REQUEST;
+        for (name, value) in [
+            ("upgrade", "h2c"),
+            ("connection", "keep-alive"),
+            ("sec-websocket-key", "abc"),
+            // Fifteen bytes, and seventeen.
+            ("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAA"),
+            ("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAAA="),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ"),
+        ] {
+            let h = handshake(|h| {
+                h.insert(name, HeaderValue::from_static(value));
+            });
+            assert_eq!(status(Method::GET, Version::HTTP_11, &h), Some(bad), "{name}: {value}");
+        }
+        let h = handshake(|h| {
+            h.remove("sec-websocket-version");
+        });
+        assert_eq!(status(Method::GET, Version::HTTP_11, &h), Some(bad));
+        let h = handshake(|h| {
+            h.append("sec-websocket-key", HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
+        });
+        assert_eq!(status(Method::GET, Version::HTTP_11, &h), Some(bad));
+        let h = handshake(|h| {
+            h.insert("sec-websocket-version", HeaderValue::from_static("8"));
+        });
+        let refusal = handshake_refusal(&Method::GET, Version::HTTP_11, &h).unwrap();
+        assert_eq!(refusal.status(), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(refusal.headers()["sec-websocket-version"], "13");
+    }
 
     #[test]
     fn origins() {

@@ -93,7 +93,40 @@ conformance!(
     take_all_is_all_or_nothing_under_contention,
     recent_returns_the_last_events_in_order,
     compare_and_set_max_and_sets,
+    window_counters_count_atomically_and_expire_from_their_creation,
 );
+
+async fn window_counters_count_atomically_and_expire_from_their_creation(b: Backend) {
+    let s = &b.engine.state;
+    let window = Duration::from_millis(600);
+    let absent = s.count_in_window("throttle:t", 0, window).await.unwrap();
+    assert_eq!((absent.count, absent.resets_in), (0, Duration::ZERO), "reading creates nothing");
+    assert_eq!(s.get("throttle:t").await.unwrap(), None);
+    let first = s.count_in_window("throttle:t", 1, window).await.unwrap();
+    assert_eq!(first.count, 1);
+    assert!(first.resets_in > Duration::ZERO && first.resets_in <= window, "{first:?}");
+    // Concurrent additions lose nothing, and none of them moves the window's end.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    s.count_in_window("throttle:t", 1, Duration::from_secs(3600)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let read = s.count_in_window("throttle:t", 0, window).await.unwrap();
+    assert_eq!(read.count, 81);
+    assert!(read.resets_in <= first.resets_in, "later additions do not extend the window: {read:?}");
+    assert_eq!(s.count_in_window("throttle:t", -1, window).await.unwrap().count, 80);
+    eventually("the window ends", || async { s.count_in_window("throttle:t", 0, window).await.unwrap().count == 0 })
+        .await;
+    assert_eq!(s.count_in_window("throttle:t", 1, window).await.unwrap().count, 1, "a new window starts at 1");
+}
 
 async fn recent_returns_the_last_events_in_order(b: Backend) {
     let broker = &b.engine.broker;

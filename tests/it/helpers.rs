@@ -3,11 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use ocop_live::auth::{Role, User};
+use ocop_live::channel::{Channel, ChannelKind};
+use ocop_live::protocol::ReplyError;
+use ocop_live::snapshot::{HistoryOnly, Snapshots};
 use ocop_live::{App, AppState, Config};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -89,7 +92,39 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(config: Config) -> TestApp {
     init_tracing();
-    let app = App::build(config).await.expect("server builds");
+    start(App::build(config).await.expect("server builds"))
+}
+
+/// A server whose every `booth:` channel exists, for tests of the realtime core (history,
+/// recovery, limits, presence) on a channel no domain owns; see [`public_channel`].
+pub async fn spawn_core(config: Config) -> TestApp {
+    spawn_with_snapshots(config, Arc::new(CoreChannels)).await
+}
+
+/// [`HistoryOnly`], except that every booth exists.
+struct CoreChannels;
+
+#[async_trait::async_trait]
+impl Snapshots for CoreChannels {
+    async fn check_exists(&self, channel: &Channel) -> Result<(), ReplyError> {
+        match channel.kind {
+            ChannelKind::Booth => Ok(()),
+            _ => HistoryOnly.check_exists(channel).await,
+        }
+    }
+
+    async fn snapshot(&self, channel: &Channel, user: Option<&User>) -> Result<Value, ReplyError> {
+        HistoryOnly.snapshot(channel, user).await
+    }
+}
+
+pub async fn spawn_with_snapshots(config: Config, snapshots: Arc<dyn Snapshots>) -> TestApp {
+    init_tracing();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.expect("binds");
+    start(App::build_with_snapshots(config, listener, snapshots).await.expect("server builds"))
+}
+
+fn start(app: App) -> TestApp {
     let addr = app.local_addr();
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -104,7 +139,8 @@ pub fn user(role: Role) -> User {
     User { id: Uuid::now_v7(), name: format!("Test {role:?}"), role, email: None, phone: None, seller_id }
 }
 
-/// A public channel with no domain state behind it (a booth), for tests of the realtime core.
+/// A public channel with no domain state behind it (a booth), for tests of the realtime core on
+/// a server from [`spawn_core`] (elsewhere no booth exists).
 pub fn public_channel() -> String {
     format!("booth:{}", Uuid::now_v7())
 }

@@ -8,8 +8,8 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_client_on_node_a_receives_events_published_through_node_b_in_order() {
     let redis = RedisServer::start().await;
-    let a = spawn_with(redis_config(&redis)).await;
-    let b = spawn_with(redis_config(&redis)).await;
+    let a = spawn_core(redis_config(&redis)).await;
+    let b = spawn_core(redis_config(&redis)).await;
     let ch = public_channel();
     let mut on_a = Client::connect(&a, None).await;
     let mut on_b = Client::connect(&b, None).await;
@@ -31,8 +31,8 @@ async fn a_client_on_node_a_receives_events_published_through_node_b_in_order() 
 #[tokio::test]
 async fn a_client_recovers_on_another_node() {
     let redis = RedisServer::start().await;
-    let a = spawn_with(redis_config(&redis)).await;
-    let b = spawn_with(redis_config(&redis)).await;
+    let a = spawn_core(redis_config(&redis)).await;
+    let b = spawn_core(redis_config(&redis)).await;
     let ch = public_channel();
     let mut c = Client::connect(&a, None).await;
     let sub = c.subscribe(&ch).await;
@@ -72,8 +72,8 @@ async fn tokens_from_one_node_are_trusted_by_the_other_and_private_channels_cros
 #[tokio::test]
 async fn viewer_counts_add_up_across_nodes() {
     let redis = RedisServer::start().await;
-    let a = spawn_with(redis_config(&redis)).await;
-    let b = spawn_with(redis_config(&redis)).await;
+    let a = spawn_core(redis_config(&redis)).await;
+    let b = spawn_core(redis_config(&redis)).await;
     let ch = public_channel();
     let mut clients = Vec::new();
     for node in [&a, &a, &b] {

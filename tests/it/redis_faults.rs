@@ -49,7 +49,7 @@ async fn a_restart_that_lost_history_is_reported_as_lost() {
 #[tokio::test]
 async fn clients_keep_every_event_across_a_redis_restart_with_aof() {
     let mut redis = RedisServer::start_with(true).await;
-    let app = spawn_with(redis_config(&redis)).await;
+    let app = spawn_core(redis_config(&redis)).await;
     let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     c.subscribe(&ch).await;
@@ -89,7 +89,7 @@ async fn clients_keep_every_event_across_a_redis_restart_with_aof() {
 #[tokio::test]
 async fn clients_are_told_to_recover_when_redis_lost_history() {
     let mut redis = RedisServer::start().await;
-    let app = spawn_with(redis_config(&redis)).await;
+    let app = spawn_core(redis_config(&redis)).await;
     let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     let epoch = {

@@ -60,6 +60,8 @@ fn place(seller: Uuid, offer: &OfferOpen, buyer: Uuid, key: &str, qty: i64, now_
         show: Some(offer.show),
         product: offer.product,
         order_json: format!(r#"{{"qty":{qty}}}"#),
+        address_due_ms: None,
+        seller_event: format!(r#"{{"order":{{"qty":{qty}}}}}"#),
     }
 }
 

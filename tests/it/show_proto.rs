@@ -37,6 +37,7 @@ const EPHEMERAL: &[(&str, &str)] =
 const ORDER_EVENTS: &[(&str, &str, &str)] = &[
     ("user", "order", "UserOrderEvent"),
     ("user", "order.failed", "UserOrderFailedEvent"),
+    ("user", "notify", "UserNotifyEvent"),
     ("seller", "order", "SellerOrderEvent"),
 ];
 
@@ -966,11 +967,19 @@ async fn offers_and_orders_on_a_running_server_match_the_schemas() {
     check_offer(&stopped["data"]["offer"]);
     assert_eq!(next_event(&mut viewer, "offer").await["data"]["offer"], stopped["data"]["offer"]);
 
-    // Chốt đơn: refused privately (this buyer saved no contact), and placed at the list price.
+    // Chốt đơn from a buyer who saved no contact: placed at once, waiting for its address.
     let sent = buyer_ws.call("chat.send", json!({"show": id, "text": "chốt 1 A2 nha shop"})).await;
+    let waiting = next_event(&mut buyer_feed, "order").await["data"]["order"].clone();
+    assert_eq!(waiting["key"], format!("chat:{}", sent["data"]["msg_id"].as_str().unwrap()), "{waiting}");
+    assert_eq!(waiting["needs_address"], true, "{waiting}");
+    let told = next_event(&mut buyer_feed, "notify").await;
+    assert_eq!((told["data"]["kind"].as_str(), &told["data"]["order"]), (Some("order.needs_address"), &waiting));
+    assert_eq!(next_event(&mut seller_feed, "order").await["data"]["order"], waiting);
+    // A comment that cannot order is refused privately.
+    let nothing = buyer_ws.call("chat.send", json!({"show": id, "text": "chốt 1 A9"})).await;
     let failed = next_event(&mut buyer_feed, "order.failed").await;
-    assert_eq!(failed["data"]["msg_id"], sent["data"]["msg_id"], "{failed}");
-    assert_eq!(failed["data"]["error"]["code"], "bad_request", "{failed}");
+    assert_eq!(failed["data"]["msg_id"], nothing["data"]["msg_id"], "{failed}");
+    assert_eq!(failed["data"]["error"]["code"], "not_found", "{failed}");
     let comment = lan_ws.call("chat.send", json!({"show": id, "text": "A2 x2"})).await;
     let ordered = next_event(&mut seller_feed, "order").await["data"]["order"].clone();
     assert_eq!(ordered["key"], format!("chat:{}", comment["data"]["msg_id"].as_str().unwrap()), "{ordered}");
@@ -999,7 +1008,7 @@ async fn offers_and_orders_on_a_running_server_match_the_schemas() {
     assert_eq!((recovered["data"]["recovered"].as_bool(), &recovered["data"]["snapshot"]), (Some(true), &json!({})));
     let missed: Vec<&str> =
         recovered["data"]["missed"].as_array().unwrap().iter().map(|f| f["ev"].as_str().unwrap()).collect();
-    assert_eq!(missed, ["order", "order.failed", "order", "order"], "{recovered}");
+    assert_eq!(missed, ["order", "order", "notify", "order.failed", "order", "order"], "{recovered}");
     for frame in recovered["data"]["missed"].as_array().unwrap() {
         check_order_event(frame);
     }

@@ -82,7 +82,7 @@ async fn origin_must_be_allowed_or_same_origin() {
 
 #[tokio::test]
 async fn subscribe_receives_events_in_order_and_recovers_after_reconnect() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let ch = public_channel();
     let mut c = Client::connect(&app, None).await;
     let sub = c.subscribe(&ch).await;
@@ -135,7 +135,7 @@ async fn subscribe_receives_events_in_order_and_recovers_after_reconnect() {
 async fn recovery_fails_when_history_was_trimmed() {
     let mut cfg = Config::for_tests();
     cfg.limits.history_size = 5;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     let ch = public_channel();
     for i in 0..10 {
         app.publish(&ch, "announcement", json!({"i": i})).await;
@@ -153,7 +153,7 @@ async fn recovery_fails_when_history_was_trimmed() {
 
 #[tokio::test]
 async fn unsubscribe_stops_events() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let (a, b) = (public_channel(), public_channel());
     let mut c = Client::connect(&app, None).await;
     c.subscribe(&a).await;
@@ -167,7 +167,7 @@ async fn unsubscribe_stops_events() {
 
 #[tokio::test]
 async fn malformed_frames_get_bad_request_and_the_connection_stays() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let mut c = Client::connect(&app, None).await;
     for text in ["not json", "[]", "42", r#"{"op":"subscribe","ch":"x"}"#, r#"{"id":"7","op":"subscribe"}"#] {
         c.send_text(text).await;
@@ -197,7 +197,7 @@ async fn malformed_frames_get_bad_request_and_the_connection_stays() {
 
 #[tokio::test]
 async fn channel_errors_have_their_codes() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let buyer = user(Role::Buyer);
     let seller = user(Role::Seller);
     let mut anon = Client::connect(&app, None).await;
@@ -227,7 +227,7 @@ async fn channel_errors_have_their_codes() {
 async fn subscriptions_are_limited_per_connection() {
     let mut cfg = Config::for_tests();
     cfg.limits.max_subscriptions = 3;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     let mut c = Client::connect(&app, None).await;
     for _ in 0..3 {
         c.subscribe(&public_channel()).await;
@@ -243,7 +243,7 @@ async fn command_flood_is_rate_limited_then_closed_with_4029() {
     cfg.limits.command_rate = 1;
     cfg.limits.command_burst = 5;
     cfg.limits.abuse_threshold = 20;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     let mut c = Client::connect(&app, None).await;
     let ch = public_channel();
     for i in 0..5 {
@@ -289,7 +289,7 @@ async fn binary_frame_closes_with_1003() {
 async fn slow_consumer_is_closed_with_4008_and_others_keep_receiving() {
     let mut cfg = Config::for_tests();
     cfg.limits.outbound_queue_bytes = 64 * 1024;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     let ch = public_channel();
     let mut slow = Client::connect(&app, None).await;
     slow.subscribe(&ch).await;
@@ -321,7 +321,7 @@ async fn slow_consumer_is_closed_with_4008_and_others_keep_receiving() {
 
 #[tokio::test]
 async fn shutdown_closes_every_socket_with_1012() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_core(Config::for_tests()).await;
     let mut a = Client::connect(&app, None).await;
     let mut b = Client::connect(&app, None).await;
     b.subscribe(&public_channel()).await;
@@ -333,7 +333,7 @@ async fn shutdown_closes_every_socket_with_1012() {
 
 #[tokio::test]
 async fn expired_token_closes_with_1008_on_the_next_command() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let u = user(Role::Buyer);
     let now = ocop_live::auth::unix_now();
     let claims =
@@ -356,7 +356,7 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
     let mut cfg = Config::for_tests();
     cfg.limits.ping_interval_s = 1;
     cfg.limits.pong_timeout_s = 1;
-    let app = spawn_with(cfg).await;
+    let app = spawn_core(cfg).await;
     // A client that completes the handshake and then never reads, so never answers a ping.
     let _silent = Client::connect(&app, None).await;
     // A client that keeps reading (tungstenite answers pings while reading) for four seconds.
@@ -395,7 +395,7 @@ async fn connections_beyond_the_limit_get_503() {
 
 #[tokio::test]
 async fn ops_endpoints_answer() {
-    let app = spawn_app().await;
+    let app = spawn_core(Config::for_tests()).await;
     let health = reqwest::get(app.http("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let ready = reqwest::get(app.http("/readyz")).await.unwrap();

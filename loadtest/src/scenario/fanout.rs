@@ -274,6 +274,8 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<ExitCode> {
         ("--command-rate", limit.clone()),
         ("--command-burst", limit),
         ("--max-connections", (args.viewers + 100).max(19_000).to_string()),
+        // Every guest viewer signs in from this one address.
+        ("--guest-ip-limit", (args.viewers + 100).max(600).to_string()),
     ];
     anyhow::ensure!(
         args.peer.peer.is_none() || args.viewer_kind == ViewerKind::Anon,

@@ -87,6 +87,12 @@ pub struct FlashSaleArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    /// Read this Redis server's `INFO commandstats` just before the offer opens and after the
+    /// sale (plus a second for what follows the replies), and report the commands per placed
+    /// order.
+    #[arg(long, value_name = "URL")]
+    pub redis_stats: Option<String>,
+
     /// Write an SVG chart of order.place latency over the sale.
     #[arg(long, value_name = "PATH")]
     pub chart: Option<PathBuf>,
@@ -380,6 +386,10 @@ pub struct FlashSaleReport {
     pub offer_status_seen: Option<String>,
     pub offer_remaining_seen: Option<i64>,
     pub server_cpu_secs: Option<f64>,
+    /// Redis commands run during the sale, by name (with `--redis-stats`).
+    pub redis_commands: Option<BTreeMap<String, u64>>,
+    /// Their sum over the placed orders.
+    pub redis_commands_per_placed: Option<f64>,
     pub timeline: Vec<TimelinePoint>,
     pub checks: Vec<Check>,
     pub server_exit: Option<String>,
@@ -395,7 +405,11 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<ExitCode> {
         "units, limit and qty must be positive"
     );
     super::ensure_fd_budget(args.buyers + 16)?;
-    let defaults = [("--max-connections", (args.buyers + 100).max(19_000).to_string())];
+    // Every buyer registers from this one address, far faster than the per-address default.
+    let defaults = [
+        ("--max-connections", (args.buyers + 100).max(19_000).to_string()),
+        ("--register-ip-limit", (accounts + 100).to_string()),
+    ];
     let sut = if args.peer.peer.is_some() {
         anyhow::ensure!(
             args.peer.peer_redis_url.is_some() || !args.peer.spawn_peer,
@@ -567,6 +581,10 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     fields.insert("quantity".into(), json!(args.units));
     fields.insert("per_buyer_limit".into(), json!(args.per_buyer_limit));
     fields.insert("duration_s".into(), json!(args.offer_secs));
+    let redis_before = match &args.redis_stats {
+        Some(url) => Some(crate::redis_stats::command_counts(url).await?),
+        None => None,
+    };
     let cpu_before = sut.cpu_micros();
     let _ = sale_start.set(Instant::now());
     let offer = seller.command("offer.start", fields, step_timeout).await.context("offer.start failed")?;
@@ -610,6 +628,14 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
     }
     drop(progress);
     let cpu_after = sut.cpu_micros();
+    let redis_commands = match (&args.redis_stats, &redis_before) {
+        (Some(url), Some(before)) => {
+            // What follows a reply (the buyer's feed, stock ticks) is part of an order's cost.
+            sleep(Duration::from_secs(1)).await;
+            Some(crate::redis_stats::delta(before, &crate::redis_stats::command_counts(url).await?))
+        }
+        _ => None,
+    };
 
     // 5. Tally the outcomes.
     let mut all_latency = Latencies::default();
@@ -795,6 +821,10 @@ async fn measure(args: &FlashSaleArgs, accounts: usize, sut: &ServerUnderTest) -
         offer_status_seen: feed.status,
         offer_remaining_seen: feed.remaining,
         server_cpu_secs: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b) as f64 / 1e6),
+        redis_commands_per_placed: redis_commands
+            .as_ref()
+            .map(|c| c.values().sum::<u64>() as f64 / (acked.len() as f64).max(1.0)),
+        redis_commands,
         timeline: timeline.points(),
         checks,
         server_exit: None,
@@ -847,6 +877,10 @@ fn print_summary(r: &FlashSaleReport) {
     }
     if let Some(cpu) = r.server_cpu_secs {
         println!("  server CPU during the sale: {cpu:.2} s");
+    }
+    if let (Some(commands), Some(per)) = (&r.redis_commands, r.redis_commands_per_placed) {
+        let list: Vec<String> = commands.iter().map(|(name, calls)| format!("{name} {calls}")).collect();
+        println!("  redis commands during the sale: {per:.2} per placed order ({})", list.join(", "));
     }
     println!(
         "  offer as last seen by the seller: status {}, remaining {}",
