@@ -13,8 +13,8 @@ JSON Schema cannot say either. A body accepted although too long as sent is no f
 is valid once cleaned; every other accepted invalid body still is.
 
 Order operations get, in requests generated as valid, the id of one of the orders placed
-before the run (in turn), so that they confirm, ship and cancel real orders rather than answer
-404 to every drawn id.
+before the run (in turn), so that they confirm, ship, cancel and address real orders rather
+than answer 404 to every drawn id.
 
 OCOP_SCHEMATHESIS_BASE is the server's address, OCOP_SCHEMATHESIS_PRODUCTS the ids of the
 signed-in seller's single products, OCOP_SCHEMATHESIS_ORDERS those of the placed orders, both
@@ -35,6 +35,7 @@ PRODUCTS = [p for p in os.environ.get("OCOP_SCHEMATHESIS_PRODUCTS", "").split(",
 ORDERS = [o for o in os.environ.get("OCOP_SCHEMATHESIS_ORDERS", "").split(",") if o]
 ORDER_OPERATIONS = {
     "POST /api/me/orders/{id}/cancel",
+    "PUT /api/me/orders/{id}/delivery",
     "POST /api/seller/orders/{id}/confirm",
     "POST /api/seller/orders/{id}/ship",
     "POST /api/seller/orders/{id}/cancel",
