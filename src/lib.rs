@@ -11,7 +11,8 @@
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
 //! - [`throttle`]: sign-in, registration and guest-token throttles, counted in the engine.
 //! - [`demo`]: the `--demo` data set.
-//! - [`transport`]: the WebSocket endpoint, the reader loop, the writer task and its queue.
+//! - [`transport`]: the HTTP accept loop and its bounds, the WebSocket endpoint, one task per
+//!   connection and its outbound queue.
 //! - [`protocol`]: the wire contract: commands, replies, events, error and close codes.
 //! - [`session`]: one connection's state; applies commands with permissions and limits.
 //! - [`hub`]: this node's subscribers per channel; fans one prepared frame out to all.
