@@ -327,6 +327,7 @@ fn router(state: AppState) -> Router {
         .route("/ws", get(transport::ws::handler))
         .merge(ops::router())
         .merge(crate::api::router(&state))
+        .merge(crate::web::router())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             // The path only: the query may carry a token, which never reaches the logs.
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

@@ -25,6 +25,8 @@
 //! - [`auth`]: users, roles and access tokens.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logs.
 //! - [`schema`]: the JSON Schemas of the wire contract, as published in `proto/`.
+//! - [`web`]: the browser client's pages and files, served by the node and embedded in release
+//!   builds.
 
 pub mod accounts;
 pub mod api;
@@ -51,6 +53,7 @@ pub mod telemetry;
 pub mod throttle;
 pub mod transport;
 pub mod vn;
+pub mod web;
 
 pub use app::{App, AppState};
 pub use config::Config;

@@ -18,4 +18,5 @@ mod sales;
 mod show_proto;
 mod shows;
 mod throttle;
+mod web;
 mod ws;

@@ -1,0 +1,81 @@
+//! The browser client as the server serves it: every page address opens, with a strict
+//! Content-Security-Policy, validators and compression.
+
+use crate::helpers::*;
+
+const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/me",
+    "/seller",
+    "/organiser",
+    "/shows/0190f3c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e",
+    "/fairs/0190f3c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e",
+    "/booths/0190f3c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e",
+];
+
+#[tokio::test]
+async fn every_page_address_opens_the_page_with_a_strict_policy() {
+    let app = spawn_app().await;
+    for path in PAGES {
+        let r = reqwest::get(app.http(path)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers().clone();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        let script = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).unwrap();
+        assert_eq!(script, "script-src 'self'", "{path}: no inline script, nothing from elsewhere: {csp}");
+        assert!(csp.contains("object-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["cache-control"], "no-cache", "{path}: a page is revalidated on every visit");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(r#"<html lang="vi">"#), "{path}: Vietnamese first");
+        assert!(body.contains(r#"<script type="module" src="/js/app.js"></script>"#), "{path}");
+        assert!(!body.contains("http://") && !body.contains("https://"), "{path}: nothing from another host");
+    }
+}
+
+#[tokio::test]
+async fn files_have_validators_and_are_compressed_when_asked() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let first = client.get(app.http("/js/app.js")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(first.headers()["cache-control"], "public, max-age=3600");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 66, "a strong SHA-256 validator: {etag}");
+    let plain = first.bytes().await.unwrap();
+    assert!(!plain.is_empty());
+
+    let again = client.get(app.http("/js/app.js")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304, "unchanged: nothing is sent again");
+    assert!(again.bytes().await.unwrap().is_empty());
+    let stale = client.get(app.http("/js/app.js")).header("if-none-match", "\"old\"").send().await.unwrap();
+    assert_eq!(stale.status(), 200);
+
+    let zipped = client.get(app.http("/js/app.js")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(zipped.len() < plain.len(), "{} compressed vs {} plain", zipped.len(), plain.len());
+    let br = client.get(app.http("/css/app.css")).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+
+    for missing in ["/js/nothing-here.js", "/css/../Cargo.toml", "/vendor/none"] {
+        let r = client.get(app.http(missing)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_and_the_traceability_pages_are_not_taken_by_the_pages() {
+    let app = spawn_app().await;
+    let r = reqwest::get(app.http("/api/shows?status=live")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let r = reqwest::get(app.http("/api/nothing")).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = reqwest::get(app.http("/t/NOTACODE")).await.unwrap();
+    assert_eq!(r.status(), 404, "an unknown trace code is the traceability page's own answer");
+    assert!(!r.text().await.unwrap().contains("/js/app.js"), "not the client's page");
+}
