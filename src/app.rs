@@ -182,14 +182,22 @@ impl App {
             })?;
             tracing::info!(email = %email, "admin account ready");
         }
-        if config.demo {
+        let demo_seller = if config.demo {
             let today = crate::api::products::today_in_vietnam();
             match crate::demo::seed(&accounts, &now, today).await {
-                Ok(true) => tracing::info!("demo data seeded (see README for the logins)"),
-                Ok(false) => tracing::info!("demo data already seeded"),
+                Ok(Some(seeded)) => {
+                    tracing::info!("demo data seeded (see README for the logins)");
+                    Some(seeded)
+                }
+                Ok(None) => {
+                    tracing::info!("demo data already seeded");
+                    None
+                }
                 Err(e) => return Err(StartError::Setup(e.to_string())),
             }
-        }
+        } else {
+            None
+        };
         let node_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
         let shows = Arc::new(Shows::new(
             engine.clone(),
@@ -203,6 +211,12 @@ impl App {
                 public_url: config.public_base_url(),
             },
         ));
+        if let Some(seeded) = &demo_seller {
+            let show = crate::demo::go_live(&shows, seeded)
+                .await
+                .map_err(|e| StartError::Setup(format!("demo show: {e:?}")))?;
+            tracing::info!(show = %show, "demo show live at /shows/{show}");
+        }
         let sales = Arc::new(crate::sales::Sales::new(
             engine.clone(),
             catalog.clone(),

@@ -71,12 +71,21 @@ fn invalid(what: &str, e: FieldErrors) -> DemoError {
     DemoError::Invalid(format!("{what}: {:?}", e.0))
 }
 
-/// Seeds the demo data unless it was seeded before. Returns whether it seeded now.
-pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<bool, DemoError> {
+/// The first demo seller as seeded: who goes live in the demo show, with what.
+pub struct Seeded {
+    pub seller: crate::auth::User,
+    pub seller_id: uuid::Uuid,
+    /// The seller's products in the order of `demo.json`, singles first.
+    pub products: Vec<uuid::Uuid>,
+}
+
+/// Seeds the demo data unless it was seeded before. Returns the first seller when it seeded now.
+pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<Option<Seeded>, DemoError> {
     let data: DemoData = serde_json::from_str(DATA).map_err(|e| DemoError::Malformed(e.to_string()))?;
     if !accounts.once("demo-seeded").await.map_err(AccountError::from)? {
-        return Ok(false);
+        return Ok(None);
     }
+    let mut first = None;
     let login = |l: &Login, role: Role| {
         NewAccount::parse(&l.name, &l.email, &l.password, role, l.phone.as_deref(), &[role])
             .map_err(|e| invalid(&l.email, e))
@@ -93,6 +102,7 @@ pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<b
         let account = accounts.create(login(&seller.account, Role::Seller)?, Some(&seller.profile), now).await?;
         let seller_id = account.seller_id.ok_or_else(|| DemoError::Invalid("seller without profile".into()))?;
         let mut ids = std::collections::HashMap::new();
+        let mut lineup = Vec::new();
         // Singles first, so combos can name them.
         let (combos, singles): (Vec<_>, Vec<_>) = seller.products.iter().partition(|p| !p.components.is_empty());
         for product in singles.into_iter().chain(combos) {
@@ -114,9 +124,35 @@ pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<b
                 other => DemoError::Account(other.into()),
             })?;
             ids.insert(product.code.clone(), created.id);
+            if first.is_none() {
+                lineup.push(created.id);
+            }
+        }
+        if first.is_none() {
+            first = Some(Seeded { seller: account.user(), seller_id, products: std::mem::take(&mut lineup) });
         }
     }
-    Ok(true)
+    Ok(first)
+}
+
+/// Puts the first demo seller on air: a live show of their products with the first one pinned,
+/// so the home page has a working room from the first start.
+pub async fn go_live(shows: &crate::shows::Shows, seeded: &Seeded) -> Result<uuid::Uuid, crate::shows::ShowError> {
+    use crate::domain::show::{ShowInput, ShowStatus};
+    let input = ShowInput {
+        title: "Mật ong bạc hà Mèo Vạc — phiên live giới thiệu".into(),
+        description: Some("Phiên live mẫu của chợ OCOP: xem, trò chuyện, gõ “chốt 1” hoặc bấm mua.".into()),
+        scheduled_at: None,
+        stream: None,
+        products: Some(seeded.products.clone()),
+        fair_id: None,
+    };
+    let show = shows.create(seeded.seller_id, &input).await?;
+    shows.transition(&seeded.seller, show.id, ShowStatus::Live).await?;
+    if let Some(first) = seeded.products.first() {
+        shows.pin(&seeded.seller, show.id, Some(*first)).await?;
+    }
+    Ok(show.id)
 }
 
 /// The product fields without the demo-only `code` and `components` (given by code).

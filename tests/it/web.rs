@@ -79,3 +79,38 @@ async fn the_api_and_the_traceability_pages_are_not_taken_by_the_pages() {
     assert_eq!(r.status(), 404, "an unknown trace code is the traceability page's own answer");
     assert!(!r.text().await.unwrap().contains("/js/app.js"), "not the client's page");
 }
+
+#[tokio::test]
+async fn the_demo_has_a_live_show_with_a_product_on_screen() {
+    let mut cfg = ocop_live::Config::for_tests();
+    cfg.demo = true;
+    let app = spawn_with(cfg).await;
+    let live = app.api().get("/api/shows?status=live", None).await.ok(200)["items"].clone();
+    let shows = live.as_array().unwrap();
+    assert_eq!(shows.len(), 1, "{live}");
+    let show = &shows[0];
+    assert!(show["lineup"].as_array().unwrap().len() >= 2, "{show}");
+    assert_eq!(show["pinned_product_id"], show["lineup"][0]["product_id"], "{show}");
+    let mut viewer = Client::connect(&app, None).await;
+    let joined = viewer.subscribe(&format!("show:{}", show["id"].as_str().unwrap())).await;
+    assert_eq!(joined["snapshot"]["pinned"]["id"], show["pinned_product_id"], "{joined}");
+    // A demo buyer buys from it at once.
+    let login = app
+        .api()
+        .post(
+            "/api/auth/login",
+            None,
+            serde_json::json!({"email": "thuha.nguyen@demo.ocop.vn", "password": "ocop-demo-2026"}),
+        )
+        .await;
+    let token = login.ok(200)["token"].as_str().unwrap().to_owned();
+    let mut buyer = Client::connect(&app, Some(&token)).await;
+    let product = show["pinned_product_id"].clone();
+    let placed = buyer
+        .call(
+            "order.place",
+            serde_json::json!({"show": show["id"], "product_id": product, "qty": 1, "key": "demo-first-buy"}),
+        )
+        .await;
+    assert_eq!(placed["data"]["needs_address"], false, "demo buyers have an address: {placed}");
+}
