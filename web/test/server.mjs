@@ -73,6 +73,10 @@ export async function startServer(args = []) {
     base,
     wsUrl: `ws://${addr}/ws`,
     log,
+    /** Sends the server a signal (SIGTERM: it shuts down gracefully, closing sockets with 1012). */
+    signal(sig) {
+      child.kill(sig);
+    },
     /** Stops the server (SIGKILL: the tests need no graceful shutdown) and waits for it. */
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -108,8 +112,11 @@ export async function guest(base, name) {
   return api(base, 'POST', '/api/auth/guest', { body: { name } });
 }
 
-/** Creates and starts a show of the demo seller with its first product; resolves with the show. */
-export async function liveShow(base, title = 'Mật ong mùa hoa') {
+/**
+ * Creates a show of the demo seller with its first product and starts it (unless `start` is
+ * false: the show stays scheduled, and its channel has no event yet).
+ */
+export async function liveShow(base, title = 'Mật ong mùa hoa', { start = true } = {}) {
   const seller = await login(base, DEMO_SELLER);
   const products = await api(base, 'GET', `/api/products?seller=${encodeURIComponent(seller.user.seller_id)}`);
   if (!products.items.length) throw new Error('the demo seller has no products');
@@ -117,6 +124,7 @@ export async function liveShow(base, title = 'Mật ong mùa hoa') {
     token: seller.token,
     body: { title, stream: { kind: 'none' }, products: [products.items[0].id] },
   });
+  if (!start) return { show, seller, products: products.items };
   const started = await api(base, 'POST', `/api/shows/${show.id}/start`, { token: seller.token });
   return { show: started.show, seller, products: products.items };
 }
