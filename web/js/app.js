@@ -7,7 +7,8 @@ const TEXT = {
     noSoon: 'Chưa có phiên nào được lên lịch.', liveBadge: 'LIVE', soonBadge: 'Sắp live',
     products: (n) => `${n} sản phẩm`, startedAt: (t) => `Bắt đầu lúc ${t}`, at: (t) => `Lúc ${t}`,
     foot: 'Sản phẩm OCOP — Mỗi xã một sản phẩm. Thanh toán khi nhận hàng.',
-    offline: 'Không tải được danh sách phiên live. Đang thử lại…', switchTo: 'Switch to English', other: 'EN',
+    offline: 'Không tải được danh sách phiên live. Đang thử lại…', other: 'English', otherLang: 'en',
+    title: 'Chợ OCOP trực tuyến',
     building: 'Trang này đang được hoàn thiện.',
   },
   en: {
@@ -15,7 +16,8 @@ const TEXT = {
     liveBadge: 'LIVE', soonBadge: 'Soon', products: (n) => `${n} product${n === 1 ? '' : 's'}`,
     startedAt: (t) => `Started at ${t}`, at: (t) => `At ${t}`,
     foot: 'OCOP products — One Commune One Product. Cash on delivery.',
-    offline: 'Could not load the shows. Retrying…', switchTo: 'Chuyển sang tiếng Việt', other: 'VI',
+    offline: 'Could not load the shows. Retrying…', other: 'Tiếng Việt', otherLang: 'vi',
+    title: 'OCOP online market',
     building: 'This page is being finished.',
   },
 };
@@ -44,12 +46,41 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+/** GET a JSON document once per page view (sellers and products repeat across shows). */
+const cache = new Map();
+function getJson(path) {
+  if (!cache.has(path)) {
+    cache.set(path, fetch(path, { headers: { accept: 'application/json' } }).then((r) => (r.ok ? r.json() : null)).catch(() => null));
+  }
+  return cache.get(path);
+}
+
+function stars(n) {
+  return n ? `${'★'.repeat(n)} OCOP ${n} sao` : '';
+}
+
 function card(show, live) {
   const when = live ? t('startedAt', vnTime(show.started_at)) : t('at', vnTime(show.scheduled_at));
+  const seller = el('p', { class: 'seller' });
+  const rating = el('p', { class: 'stars' });
+  // The card shows at once; who sells it and how many stars arrive when their reads do.
+  getJson(`/api/sellers/${encodeURIComponent(show.seller_id)}`).then((s) => {
+    const profile = s && (s.seller || s);
+    if (profile && profile.display_name) seller.textContent = `${profile.display_name} · ${profile.province}`;
+  });
+  const featured = show.pinned_product_id || (show.lineup[0] && show.lineup[0].product_id);
+  if (featured) {
+    getJson(`/api/products/${encodeURIComponent(featured)}`).then((p) => {
+      const product = p && (p.product || p);
+      if (product && product.stars) rating.textContent = stars(product.stars);
+    });
+  }
   return el('li', {},
     el('a', { class: 'card', href: `/shows/${encodeURIComponent(show.id)}` },
       el('span', { class: live ? 'badge' : 'badge soon' }, live ? t('liveBadge') : t('soonBadge')),
       el('h3', {}, show.title),
+      seller,
+      rating,
       el('p', {}, `${when} · ${t('products', show.lineup.length)}`)));
 }
 
@@ -80,7 +111,7 @@ function translate() {
   for (const node of document.querySelectorAll('[data-t]')) node.textContent = t(node.dataset.t);
   const button = document.getElementById('lang');
   button.textContent = t('other');
-  button.setAttribute('aria-label', t('switchTo'));
+  button.lang = t('otherLang');
 }
 
 document.getElementById('lang').addEventListener('click', () => {
