@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { OcopError } from '../js/ocop-live.js';
-import { client, guest, liveShow, nextEvent, startServer, until } from './server.mjs';
+import { client, guest, liveShow, nextEvent, startServer, until } from '../testing/server.mjs';
 
 let server;
 let live;

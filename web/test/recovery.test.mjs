@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { client, guest, liveShow, nextEvent, startProxy, startServer, until } from './server.mjs';
+import { client, guest, liveShow, nextEvent, startProxy, startServer, until } from '../testing/server.mjs';
 
 /** A viewer through `proxy` and a sender straight to the server, both guests of `live`'s show. */
 async function viewerAndSender(server, proxy, live, viewerOptions = {}) {

@@ -1,5 +1,6 @@
-// What the tests share: a real server on a free port, REST calls against it, a TCP proxy that can
-// be cut, and small waiting helpers. Nothing here mocks the server.
+// What the tests in web/test share: a real server on a free port, REST calls against it, a TCP
+// proxy that can be cut, and small waiting helpers. Nothing here mocks the server. It lives outside
+// web/test because `node --test web/test/` would run every module in there as a test file.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

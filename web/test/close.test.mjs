@@ -1,0 +1,78 @@
+// How the client answers the server's own close codes, each against a server of its own.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import WebSocket from 'ws';
+
+import { client, guest, liveShow, nextEvent, startServer, until } from '../testing/server.mjs';
+
+/** A `ws` WebSocket that counts the sockets the client opens. */
+function countingWebSocket() {
+  const counter = { opened: 0 };
+  counter.WebSocket = class extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      counter.opened += 1;
+    }
+  };
+  return counter;
+}
+
+describe('close codes from the server', () => {
+  test('1008 (token expired) stops the client; setToken and connect start again', async () => {
+    const server = await startServer(['--token-ttl-s', '2']);
+    try {
+      const counter = countingWebSocket();
+      const g = await guest(server.base, 'Khách Ngắn');
+      const c = client(server.wsUrl, { token: g.token, WebSocket: counter.WebSocket });
+      await c.connect();
+      const [info] = await nextEvent(c, 'closed', () => true, 15000);
+      assert.equal(info.code, 1008);
+      assert.equal(info.reason, 'token expired');
+      assert.equal(info.byClient, false);
+      assert.equal(c.state, 'closed');
+      // Nothing is retried: longer than several backoff caps (200 ms) later, still one socket.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(counter.opened, 1);
+      assert.equal(c.state, 'closed');
+
+      const fresh = await guest(server.base, 'Khách Mới');
+      c.setToken(fresh.token);
+      const hello = await c.connect();
+      assert.equal(hello.user.id, fresh.user.id);
+      assert.equal(counter.opened, 2);
+      await c.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('1012 (server restarting, on SIGTERM) makes the client reconnect', async () => {
+    const server = await startServer(['--shutdown-timeout-s', '1']);
+    try {
+      const live = await liveShow(server.base);
+      const c = client(server.wsUrl);
+      await c.connect();
+      const sub = c.subscribe(`show:${live.show.id}`, {});
+      await sub.ready;
+      const pending = [];
+      const disconnected = nextEvent(c, 'disconnect', () => true, 15000);
+      server.signal('SIGTERM');
+      const [d] = await disconnected;
+      assert.equal(d.code, 1012);
+      assert.equal(d.action, 'reconnect');
+      assert.equal(c.state, 'reconnecting');
+      // The server is gone; the client keeps trying (each failure another `disconnect`).
+      c.on('disconnect', (x) => pending.push(x));
+      await until(() => pending.length >= 2, 'further attempts', 15000);
+      assert.ok(pending.every((x) => x.action === 'reconnect'));
+      const closed = nextEvent(c, 'closed');
+      await c.close();
+      const [info] = await closed;
+      assert.equal(info.byClient, true);
+      assert.equal(c.state, 'closed');
+    } finally {
+      await server.stop();
+    }
+  });
+});
