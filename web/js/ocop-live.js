@@ -288,6 +288,10 @@ export class OcopLive {
     this._reconnectTimer = null;
     /** @type {any} @internal */
     this._helloTimer = null;
+    /** Subscribe retries waiting on their timers, cleared when the socket goes. @type {Set<any>} @internal */
+    this._retryTimers = new Set();
+    /** Bumped by every connect() and close(), so an attempt started before either gives up. @internal */
+    this._generation = 0;
     /** Ids are unique over the client's lifetime, hence per connection. @internal */
     this._nextId = 1;
     /** Commands sent on the current socket, by id. @type {Map<number, Pending>} @internal */
@@ -353,6 +357,7 @@ export class OcopLive {
     if (!this._wanted) {
       this._wanted = true;
       this._attempt = 0;
+      this._generation += 1;
       this._open('connecting');
     }
     return /** @type {Promise<Hello>} */ (p);
@@ -365,6 +370,7 @@ export class OcopLive {
    */
   close() {
     this._wanted = false;
+    this._generation += 1;
     clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
     const ws = this._ws;
@@ -487,6 +493,7 @@ export class OcopLive {
    */
   async _open(state) {
     this._reconnectTimer = null;
+    const generation = this._generation;
     this._setState(state);
     let token;
     try {
@@ -496,7 +503,8 @@ export class OcopLive {
       this._scheduleReconnect(1006, 'token provider failed');
       return;
     }
-    if (!this._wanted) return;
+    // close(), and perhaps connect() again, happened while the token was being fetched.
+    if (!this._wanted || generation !== this._generation) return;
     let url = this._url;
     if (token) url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
     let ws;
@@ -734,9 +742,11 @@ export class OcopLive {
     if (err.code === 'rate_limited' || err.code === 'unavailable' || err.code === 'internal') {
       // Passing trouble: ask again on the same socket after a while.
       const delay = err.retryAfterMs ?? backoffDelay(3, this._backoff, this._random);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        this._retryTimers.delete(timer);
         if (this._ws === ws && this._state === 'open' && this._subs.get(sub.channel) === sub) this._sendSubscribe(sub);
       }, delay);
+      this._retryTimers.add(timer);
       return;
     }
     sub._closed = true;
@@ -782,6 +792,8 @@ export class OcopLive {
     }
     this._ws = null;
     clearTimeout(this._helloTimer);
+    for (const timer of this._retryTimers) clearTimeout(timer);
+    this._retryTimers.clear();
     for (const sub of this._subs.values()) sub._active = false;
     const inflight = [...this._inflight.values()];
     this._inflight.clear();
