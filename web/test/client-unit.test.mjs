@@ -227,4 +227,93 @@ describe('the client against a scripted socket', () => {
     assert.ok(Math.abs(c.serverNow() - (Date.now() + ahead)) < 1000);
     await c.close();
   });
+
+  test('a command without a reply rejects with timeout, and its late reply is ignored', async () => {
+    const c = scriptedClient();
+    const connected = c.connect();
+    const ws = ScriptedSocket.last();
+    ws.hello();
+    await connected;
+    const errors = [];
+    c.on('error', (e) => errors.push(e));
+    const slow = c.request('react', { show: 's', kind: 'heart' }, { timeoutMs: 5 });
+    const id = ws.sent.at(-1).id;
+    await assert.rejects(slow, (e) => e instanceof OcopError && e.code === 'timeout');
+    ws.frame({ re: id, ok: true, data: {} });
+    assert.deepEqual(errors, []);
+    // The next command still gets its own reply.
+    const next = c.request('react', { show: 's', kind: 'heart' });
+    const nextId = ws.sent.at(-1).id;
+    assert.notEqual(nextId, id);
+    ws.frame({ re: nextId, ok: false, error: { code: 'rate_limited', message: 'slow down', retry_after_ms: 250 } });
+    await assert.rejects(next, (e) => e.code === 'rate_limited' && e.retryAfterMs === 250 && e.message === 'slow down');
+    await c.close();
+  });
+
+  test('a token function is asked before every attempt; setToken replaces the token', async () => {
+    let n = 0;
+    const c = scriptedClient({ token: async () => `t${++n}` });
+    const connected = c.connect();
+    await tick();
+    ScriptedSocket.last().hello();
+    await connected;
+    assert.equal(ScriptedSocket.last().url, 'ws://test/ws?token=t1');
+    ScriptedSocket.last().drop(1006);
+    await until(() => ScriptedSocket.instances.length === 2);
+    assert.equal(ScriptedSocket.last().url, 'ws://test/ws?token=t2');
+    c.setToken('fixed');
+    ScriptedSocket.last().drop(1006);
+    await until(() => ScriptedSocket.instances.length === 3);
+    assert.equal(ScriptedSocket.last().url, 'ws://test/ws?token=fixed');
+    await c.close();
+  });
+
+  test('close() while the token is being fetched opens no socket', async () => {
+    let release;
+    const c = scriptedClient({ token: () => new Promise((r) => (release = r)) });
+    const connected = c.connect();
+    await tick();
+    await c.close();
+    await assert.rejects(connected, { code: 'disconnected' });
+    release('late');
+    await tick();
+    assert.equal(ScriptedSocket.instances.length, 0);
+    assert.equal(c.state, 'closed');
+  });
+
+  test('a resubscribe sends since with the last kept offset and epoch, and replays missed events in order', async () => {
+    const c = scriptedClient();
+    const connected = c.connect();
+    let ws = ScriptedSocket.last();
+    ws.hello();
+    await connected;
+    const seen = [];
+    const snapshots = [];
+    const sub = c.subscribe('show:x', { onSnapshot: (s) => snapshots.push(s), onEvent: (e) => seen.push(e.off) });
+    ws.frame({ re: ws.sent.at(-1).id, ok: true, data: { epoch: 'e1', off: 2, snapshot: { n: 1 }, recovered: false, missed: [] } });
+    ws.frame({ ch: 'show:x', ev: 'chat', off: 3, data: {} });
+    ws.drop(4008, 'too slow to keep up');
+    await until(() => ScriptedSocket.instances.length === 2);
+    ws = ScriptedSocket.last();
+    ws.hello();
+    const req = ws.sent.at(-1);
+    assert.deepEqual({ op: req.op, ch: req.ch, since: req.since }, { op: 'subscribe', ch: 'show:x', since: { off: 3, epoch: 'e1' } });
+    const missed = [3, 4, 5].map((off) => ({ ch: 'show:x', ev: 'chat', off, data: {} }));
+    ws.frame({ re: req.id, ok: true, data: { epoch: 'e1', off: 5, snapshot: { n: 2 }, recovered: true, missed } });
+    // A live event right behind the reply, in the same turn, is not lost or reordered.
+    ws.frame({ ch: 'show:x', ev: 'chat', off: 6, data: {} });
+    assert.deepEqual(seen, [3, 4, 5, 6]);
+    assert.deepEqual(snapshots, [{ n: 1 }]);
+    assert.equal(sub.off, 6);
+    await c.close();
+  });
 });
+
+/** @param {() => boolean} predicate */
+async function until(predicate) {
+  const deadline = Date.now() + 5000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}

@@ -75,4 +75,35 @@ describe('close codes from the server', () => {
       await server.stop();
     }
   });
+
+  test('4029 (rate limits exceeded repeatedly) pauses for abuseDelayMs, then reconnects; with null it stops', async () => {
+    // One command a second and five refusals in a row close the connection.
+    const server = await startServer(['--command-rate', '1', '--command-burst', '1', '--abuse-threshold', '5']);
+    try {
+      const flood = (c) => Promise.allSettled(Array.from({ length: 10 }, () => c.request('no.such.op', {})));
+
+      const pausing = client(server.wsUrl, { abuseDelayMs: 50 });
+      await pausing.connect();
+      const disconnected = nextEvent(pausing, 'disconnect', () => true, 15000);
+      const outcomes = await flood(pausing);
+      const [d] = await disconnected;
+      assert.equal(d.code, 4029);
+      assert.equal(d.action, 'pause');
+      assert.ok(d.delayMs >= 50, `paused ${d.delayMs} ms`);
+      assert.ok(outcomes.some((o) => o.status === 'rejected' && o.reason.code === 'rate_limited'));
+      await until(() => pausing.state === 'open', 'the reconnect after the pause', 15000);
+      await pausing.close();
+
+      const stopping = client(server.wsUrl, { abuseDelayMs: null });
+      await stopping.connect();
+      const closed = nextEvent(stopping, 'closed', () => true, 15000);
+      await flood(stopping);
+      const [info] = await closed;
+      assert.equal(info.code, 4029);
+      assert.equal(info.byClient, false);
+      assert.equal(stopping.state, 'closed');
+    } finally {
+      await server.stop();
+    }
+  });
 });
