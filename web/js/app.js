@@ -1,50 +1,7 @@
 // The page script: draws the screen the address names. Everything people typed (titles,
 // descriptions) goes in as text, never as HTML.
 
-const TEXT = {
-  vi: {
-    live: 'Đang phát trực tiếp', soon: 'Sắp diễn ra', noLive: 'Chưa có phiên live nào lúc này.',
-    noSoon: 'Chưa có phiên nào được lên lịch.', liveBadge: 'LIVE', soonBadge: 'Sắp live',
-    products: (n) => `${n} sản phẩm`, startedAt: (t) => `Bắt đầu lúc ${t}`, at: (t) => `Lúc ${t}`,
-    foot: 'Sản phẩm OCOP — Mỗi xã một sản phẩm. Thanh toán khi nhận hàng.',
-    offline: 'Không tải được danh sách phiên live. Đang thử lại…', other: 'English', otherLang: 'en',
-    title: 'Chợ OCOP trực tuyến',
-    building: 'Trang này đang được hoàn thiện.',
-  },
-  en: {
-    live: 'Live now', soon: 'Coming up', noLive: 'No live show right now.', noSoon: 'No show is scheduled yet.',
-    liveBadge: 'LIVE', soonBadge: 'Soon', products: (n) => `${n} product${n === 1 ? '' : 's'}`,
-    startedAt: (t) => `Started at ${t}`, at: (t) => `At ${t}`,
-    foot: 'OCOP products — One Commune One Product. Cash on delivery.',
-    offline: 'Could not load the shows. Retrying…', other: 'Tiếng Việt', otherLang: 'vi',
-    title: 'OCOP online market',
-    building: 'This page is being finished.',
-  },
-};
-
-let lang = localStorage.getItem('ocop.lang') === 'en' ? 'en' : 'vi';
-const t = (key, ...args) => {
-  const v = TEXT[lang][key];
-  return typeof v === 'function' ? v(...args) : v;
-};
-
-/** Vietnam time, whatever the phone's own zone. */
-function vnTime(iso) {
-  if (!iso) return '';
-  return new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit', day: '2-digit', month: '2-digit',
-  }).format(new Date(iso));
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'class') node.className = v;
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return node;
-}
+import { t, el, vnTime, lang, setLang } from './ui.js';
 
 /** GET a JSON document once per page view (sellers and products repeat across shows). */
 const cache = new Map();
@@ -115,15 +72,20 @@ function translate() {
 }
 
 document.getElementById('lang').addEventListener('click', () => {
-  lang = lang === 'vi' ? 'en' : 'vi';
-  localStorage.setItem('ocop.lang', lang);
-  translate();
-  if (location.pathname === '/') home();
+  setLang(lang === 'vi' ? 'en' : 'vi');
+  location.reload();
 });
 
 translate();
+const showMatch = location.pathname.match(/^\/shows\/([0-9a-f-]{36})$/);
 if (location.pathname === '/') {
   home();
+} else if (showMatch) {
+  const main = document.getElementById('main');
+  main.classList.add('show-page');
+  import('./show.js').then((m) => m.showPage(main, showMatch[1]));
+} else if (location.pathname === '/login') {
+  import('./login.js').then((m) => m.loginPage(document.getElementById('main')));
 } else {
   for (const section of document.querySelectorAll('main section')) section.hidden = true;
   document.getElementById('status').textContent = t('building');

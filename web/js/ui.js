@@ -1,0 +1,132 @@
+// What every screen shares: texts in Vietnamese (and English), money and time formats, building
+// elements (text is always text, never HTML), the signed-in session and REST calls.
+
+const TEXT = {
+  vi: {
+    brand: 'Chợ OCOP trực tuyến', title: 'Chợ OCOP trực tuyến',
+    live: 'Đang phát trực tiếp', soon: 'Sắp diễn ra', noLive: 'Chưa có phiên live nào lúc này.',
+    noSoon: 'Chưa có phiên nào được lên lịch.', liveBadge: 'LIVE', soonBadge: 'Sắp live', ended: 'Đã kết thúc',
+    products: (n) => `${n} sản phẩm`, startedAt: (x) => `Bắt đầu lúc ${x}`, at: (x) => `Lúc ${x}`,
+    foot: 'Sản phẩm OCOP — Mỗi xã một sản phẩm. Thanh toán khi nhận hàng.',
+    offline: 'Mất kết nối. Đang thử lại…', reconnecting: 'Đang kết nối lại…', signInAgain: 'Phiên đăng nhập đã hết hạn, hãy đăng nhập lại.',
+    other: 'English', otherLang: 'en', building: 'Trang này đang được hoàn thiện.',
+    onScreen: 'Sản phẩm đang giới thiệu', flashOffer: 'Giá sốc', chat: 'Bình luận', sendHeart: 'Thả tim',
+    certificate: (n, by) => `Chứng nhận OCOP số ${n}, ${by}`, trace: 'Truy xuất nguồn gốc',
+    buyAtList: (p) => `Mua giá ${p}`, buyNow: 'Mua ngay', quantity: 'Số lượng', limit: (n) => `Tối đa ${n} mỗi người`,
+    endsIn: (m, s) => `Còn ${m}:${s}`, soldOut: 'Đã hết hàng', offerEnded: 'Đã kết thúc',
+    sold: (x, y) => `Đã bán ${x}/${y}`, soldLabel: 'Đã bán',
+    signInToBuy: 'Đăng nhập tài khoản người mua để đặt hàng.', signIn: 'Đăng nhập', signInToReact: 'Đăng nhập hoặc vào với tên khách để thả tim.',
+    placing: 'Đang đặt hàng…', placed: (name, total) => `Đã chốt đơn: ${name}, ${total}. Thanh toán khi nhận hàng.`,
+    tryAgain: 'Chưa đặt được, vui lòng thử lại.',
+    needsAddress: 'Đơn đã giữ hàng cho bạn. Nhập địa chỉ nhận hàng để người bán xác nhận:',
+    name: 'Họ tên người nhận', phone: 'Số điện thoại', address: 'Địa chỉ nhận hàng', saveAddress: 'Lưu địa chỉ',
+    addressSaved: 'Đã lưu địa chỉ. Người bán sẽ xác nhận đơn.',
+    chatPlaceholder: 'Hỏi shop, hoặc gõ “chốt 1”…', chatLabel: 'Viết bình luận', send: 'Gửi', guestName: 'Khách',
+    chotHint: (codes) => `Gõ “chốt 2” để mua sản phẩm đang giới thiệu, hoặc “chốt 1 A2” theo mã: ${codes}.`,
+    viewers: (n) => `${n} người xem`, noSuchShow: 'Không tìm thấy phiên live này.',
+    hlsUnsupported: 'Trình duyệt này chưa phát được luồng video; bạn vẫn xem sản phẩm và đặt hàng được.',
+    noVideo: 'Chưa có video',
+    err_sold_out: 'Rất tiếc, đã hết hàng.', err_limit_reached: 'Bạn đã mua tối đa số lượng cho phép.',
+    err_offer_ended: 'Ưu đãi đã kết thúc.', err_insufficient_stock: 'Không còn đủ hàng cho số lượng này.',
+    err_rate_limited: 'Bạn gửi nhanh quá, chờ một chút nhé.', err_muted: 'Bạn đang bị tạm khóa bình luận.',
+    err_invalid_state: 'Phiên live chưa bắt đầu hoặc đã kết thúc.', err_forbidden: 'Tài khoản này không làm được việc đó.',
+  },
+  en: {
+    brand: 'OCOP online market', title: 'OCOP online market',
+    live: 'Live now', soon: 'Coming up', noLive: 'No live show right now.', noSoon: 'No show is scheduled yet.',
+    liveBadge: 'LIVE', soonBadge: 'Soon', ended: 'Ended', products: (n) => `${n} product${n === 1 ? '' : 's'}`,
+    startedAt: (x) => `Started at ${x}`, at: (x) => `At ${x}`,
+    foot: 'OCOP products — One Commune One Product. Cash on delivery.',
+    offline: 'Offline. Retrying…', reconnecting: 'Reconnecting…', signInAgain: 'Your sign-in expired; please sign in again.',
+    other: 'Tiếng Việt', otherLang: 'vi', building: 'This page is being finished.',
+    onScreen: 'On screen', flashOffer: 'Flash offer', chat: 'Chat', sendHeart: 'Send a heart',
+    certificate: (n, by) => `OCOP certificate ${n}, ${by}`, trace: 'Trace its origin',
+    buyAtList: (p) => `Buy at ${p}`, buyNow: 'Buy now', quantity: 'Quantity', limit: (n) => `At most ${n} each`,
+    endsIn: (m, s) => `${m}:${s} left`, soldOut: 'Sold out', offerEnded: 'Ended',
+    sold: (x, y) => `Sold ${x}/${y}`, soldLabel: 'Sold',
+    signInToBuy: 'Sign in with a buyer account to order.', signIn: 'Sign in', signInToReact: 'Sign in or join as a guest to send hearts.',
+    placing: 'Ordering…', placed: (name, total) => `Ordered: ${name}, ${total}. Cash on delivery.`,
+    tryAgain: 'Not ordered yet; please try again.',
+    needsAddress: 'Your units are held. Add a delivery address so the seller can confirm:',
+    name: 'Recipient', phone: 'Phone', address: 'Delivery address', saveAddress: 'Save address',
+    addressSaved: 'Address saved. The seller will confirm your order.',
+    chatPlaceholder: 'Ask the seller, or type “chốt 1”…', chatLabel: 'Write a comment', send: 'Send', guestName: 'Guest',
+    chotHint: (codes) => `Type “chốt 2” to buy the product on screen, or “chốt 1 A2” by code: ${codes}.`,
+    viewers: (n) => `${n} watching`, noSuchShow: 'No such show.',
+    hlsUnsupported: 'This browser cannot play the stream; you can still see the products and order.',
+    noVideo: 'No video yet',
+    err_sold_out: 'Sorry, sold out.', err_limit_reached: 'You reached the limit for this offer.',
+    err_offer_ended: 'The offer has ended.', err_insufficient_stock: 'Not enough left for that quantity.',
+    err_rate_limited: 'Too fast; wait a moment.', err_muted: 'You are muted in this chat for now.',
+    err_invalid_state: 'The show has not started or has ended.', err_forbidden: 'This account cannot do that.',
+  },
+};
+
+export let lang = localStorage.getItem('ocop.lang') === 'en' ? 'en' : 'vi';
+
+export function setLang(next) {
+  lang = next;
+  localStorage.setItem('ocop.lang', next);
+}
+
+export function t(key, ...args) {
+  const v = TEXT[lang][key] ?? TEXT.vi[key] ?? key;
+  return typeof v === 'function' ? v(...args) : v;
+}
+
+const money = new Intl.NumberFormat('vi-VN', { style: 'currency', currency: 'VND' });
+/** VND as Vietnam writes it, whatever the page's language: 390.000 ₫. */
+export const vnd = (n) => money.format(n);
+
+/** Vietnam time, whatever the phone's own zone. */
+export function vnTime(iso) {
+  if (!iso) return '';
+  return new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
+    timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit', day: '2-digit', month: '2-digit',
+  }).format(new Date(iso));
+}
+
+/** An element with attributes and children; strings become text nodes, never markup. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'style') node.style.cssText = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === '' || c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+/** The signed-in user and token, kept in this browser (`null`s when signed out). */
+export function session() {
+  try {
+    const raw = JSON.parse(localStorage.getItem('ocop.session') || 'null');
+    if (raw && raw.token) return raw;
+  } catch {
+    // A damaged entry is the same as none.
+  }
+  return { token: null, user: null };
+}
+session.save = (token, user) => localStorage.setItem('ocop.session', JSON.stringify({ token, user }));
+session.clear = () => localStorage.removeItem('ocop.session');
+
+/** A JSON REST call with the session's token: `{ok, status, body}`, never throwing. */
+export async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  const { token } = session();
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  try {
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    let parsed = null;
+    try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+    return { ok: r.ok, status: r.status, body: parsed };
+  } catch {
+    return { ok: false, status: 0, body: null };
+  }
+}
