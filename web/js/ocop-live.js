@@ -240,9 +240,10 @@ export class Subscription {
  * - `state` `(state, previous)`: `connecting` (first attempt), `open` (hello received),
  *   `reconnecting` (waiting for or making another attempt), `closed` (stopped, or never started).
  * - `hello` `(hello)`: every hello frame, after the clock offset was refreshed.
- * - `disconnect` `({code, reason, action, delayMs})`: a socket ended without `close()`; `action`
- *   is `reconnect`, `pause` (4029) or `stop`.
- * - `closed` `({code, reason, byClient})`: the client stopped: a stop code, or `close()`.
+ * - `disconnect` `(code, reason, {code, reason, action, delayMs})`: a socket ended without
+ *   `close()`; `action` is `reconnect` (after `delayMs`), `pause` (4029, after `delayMs`) or `stop`.
+ * - `closed` `(code, reason, {code, reason, byClient})`: the client stopped: a stop code (1003,
+ *   1008, 1009, or 4029 with `abuseDelayMs: null`), or `close()` (`byClient: true`).
  * - `event` `(frame)`: every event frame, subscribed or not.
  * - `error` `(err)`: something the client could not attribute (a socket error, a reply with
  *   `re: null`, a subscription refused after a reconnect).
@@ -817,7 +818,7 @@ export class OcopLive {
   _scheduleReconnect(code, reason) {
     const action = closeAction(code);
     if (action === 'stop' || (action === 'pause' && this._abuseDelayMs === null)) {
-      this._emit('disconnect', { code, reason, action: 'stop', delayMs: null });
+      this._emit('disconnect', code, reason, { code, reason, action: 'stop', delayMs: null });
       this._stop(code, reason, false);
       return;
     }
@@ -829,7 +830,7 @@ export class OcopLive {
     }
     this._attempt += 1;
     this._setState('reconnecting');
-    this._emit('disconnect', { code, reason, action, delayMs });
+    this._emit('disconnect', code, reason, { code, reason, action, delayMs });
     this._reconnectTimer = setTimeout(() => {
       if (this._wanted) this._open('reconnecting');
     }, delayMs);
@@ -852,7 +853,7 @@ export class OcopLive {
     const err = new OcopError('disconnected', `the client stopped (${code}${reason ? ' ' + reason : ''})`);
     for (const w of this._connectWaiters.splice(0)) w.reject(err);
     this._setState('closed');
-    this._emit('closed', { code, reason, byClient });
+    this._emit('closed', code, reason, { code, reason, byClient });
   }
 }
 

@@ -93,7 +93,7 @@ describe('the client against a scripted socket', () => {
   test('reconnect delays follow the injected random within the bounds, and reset after a hello', async () => {
     const c = scriptedClient({ random: () => 0.75, backoff: { baseMs: 8, maxMs: 40 } });
     const delays = [];
-    c.on('disconnect', (d) => delays.push(d.delayMs));
+    c.on('disconnect', (code, reason, d) => delays.push(d.delayMs));
     const connected = c.connect();
     ScriptedSocket.last().hello();
     await connected;
@@ -125,11 +125,11 @@ describe('the client against a scripted socket', () => {
       ScriptedSocket.last().hello();
       await connected;
       const closed = [];
-      c.on('closed', (e) => closed.push(e));
+      c.on('closed', (...args) => closed.push(args));
       ScriptedSocket.last().drop(code, 'why');
       await new Promise((r) => setTimeout(r, 30)); // Several backoff caps (4 ms) long.
       assert.equal(c.state, 'closed');
-      assert.deepEqual(closed, [{ code, reason: 'why', byClient: false }]);
+      assert.deepEqual(closed, [[code, 'why', { code, reason: 'why', byClient: false }]]);
       assert.equal(ScriptedSocket.instances.length, 1);
       await assert.rejects(c.request('react', {}), (e) => e instanceof OcopError && e.code === 'disconnected');
     });
@@ -140,10 +140,11 @@ describe('the client against a scripted socket', () => {
     const connected = c.connect();
     ScriptedSocket.last().hello();
     await connected;
-    const [d] = await new Promise((r) => {
+    const [code, reason, d] = await new Promise((r) => {
       c.on('disconnect', (...a) => r(a));
       ScriptedSocket.last().drop(4029, 'rate limits exceeded repeatedly');
     });
+    assert.deepEqual([code, reason], [4029, 'rate limits exceeded repeatedly']);
     assert.equal(d.action, 'pause');
     assert.equal(d.delayMs, 1000 + 0.5 * 4);
     assert.equal(c.state, 'reconnecting');

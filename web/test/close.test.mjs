@@ -26,9 +26,9 @@ describe('close codes from the server', () => {
       const g = await guest(server.base, 'Khách Ngắn');
       const c = client(server.wsUrl, { token: g.token, WebSocket: counter.WebSocket });
       await c.connect();
-      const [info] = await nextEvent(c, 'closed', () => true, 15000);
+      const [code, reason, info] = await nextEvent(c, 'closed', () => true, 15000);
+      assert.deepEqual([code, reason], [1008, 'token expired']);
       assert.equal(info.code, 1008);
-      assert.equal(info.reason, 'token expired');
       assert.equal(info.byClient, false);
       assert.equal(c.state, 'closed');
       // Nothing is retried: longer than several backoff caps (200 ms) later, still one socket.
@@ -58,17 +58,18 @@ describe('close codes from the server', () => {
       const pending = [];
       const disconnected = nextEvent(c, 'disconnect', () => true, 15000);
       server.signal('SIGTERM');
-      const [d] = await disconnected;
+      const [code, , d] = await disconnected;
+      assert.equal(code, 1012);
       assert.equal(d.code, 1012);
       assert.equal(d.action, 'reconnect');
       assert.equal(c.state, 'reconnecting');
       // The server is gone; the client keeps trying (each failure another `disconnect`).
-      c.on('disconnect', (x) => pending.push(x));
+      c.on('disconnect', (_code, _reason, x) => pending.push(x));
       await until(() => pending.length >= 2, 'further attempts', 15000);
       assert.ok(pending.every((x) => x.action === 'reconnect'));
       const closed = nextEvent(c, 'closed');
       await c.close();
-      const [info] = await closed;
+      const [, , info] = await closed;
       assert.equal(info.byClient, true);
       assert.equal(c.state, 'closed');
     } finally {
@@ -86,7 +87,7 @@ describe('close codes from the server', () => {
       await pausing.connect();
       const disconnected = nextEvent(pausing, 'disconnect', () => true, 15000);
       const outcomes = await flood(pausing);
-      const [d] = await disconnected;
+      const [, , d] = await disconnected;
       assert.equal(d.code, 4029);
       assert.equal(d.action, 'pause');
       assert.ok(d.delayMs >= 50, `paused ${d.delayMs} ms`);
@@ -98,8 +99,8 @@ describe('close codes from the server', () => {
       await stopping.connect();
       const closed = nextEvent(stopping, 'closed', () => true, 15000);
       await flood(stopping);
-      const [info] = await closed;
-      assert.equal(info.code, 4029);
+      const [code, , info] = await closed;
+      assert.equal(code, 4029);
       assert.equal(info.byClient, false);
       assert.equal(stopping.state, 'closed');
     } finally {

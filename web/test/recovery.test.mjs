@@ -107,7 +107,7 @@ describe('recovery after a network cut', () => {
     const g = await guest(server.base, 'Khách');
     const c = client(proxy.wsUrl, { token: g.token, random: () => 0.5, backoff: { baseMs: 16, maxMs: 64 } });
     const drops = [];
-    c.on('disconnect', (d) => drops.push(d));
+    c.on('disconnect', (_code, _reason, d) => drops.push(d));
     await c.connect();
     try {
       proxy.refuse(true);
