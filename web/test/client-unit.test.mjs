@@ -310,6 +310,21 @@ describe('the client against a scripted socket', () => {
   });
 });
 
+describe('a socket that never says hello', () => {
+  test('is closed after helloTimeoutMs and retried', async () => {
+    const c = scriptedClient({ helloTimeoutMs: 5 });
+    const connecting = c.connect();
+    const first = ScriptedSocket.last();
+    await until(() => ScriptedSocket.instances.length === 2);
+    assert.deepEqual(first.closedWith, { code: 4000, reason: 'no hello' });
+    assert.equal(c.state, 'reconnecting');
+    ScriptedSocket.last().hello();
+    await connecting;
+    assert.equal(c.state, 'open');
+    await c.close();
+  });
+});
+
 /** @param {() => boolean} predicate */
 async function until(predicate) {
   const deadline = Date.now() + 5000;
