@@ -1,0 +1,180 @@
+// The pages in a real browser (Debian's chromium, driven by playwright-core), against a real
+// server: what a buyer on a phone sees and does. Screenshots of each page at 360×800 and
+// 390×844 go to $OCOP_SCREENSHOTS (default: a folder under the system's temporary directory).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+import { DEMO_BUYER, DEMO_PASSWORD, DEMO_SELLER, api, client, login, startProxy, startServer } from '../testing/server.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const SHOTS = process.env.OCOP_SCREENSHOTS || path.join(os.tmpdir(), 'ocop-live-screenshots');
+const PHONES = [
+  { name: '360x800', width: 360, height: 800 },
+  { name: '390x844', width: 390, height: 844 },
+];
+// Flags without which Chromium stalls on a closed network.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let server;
+let browser;
+let demoShow;
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const live = await api(server.base, 'GET', '/api/shows?status=live');
+  demoShow = live.items[0];
+  assert.ok(demoShow, 'the demo puts a show on air');
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A phone-sized page that records script errors; axe needs to get past the CSP to run. */
+async function phone(size = PHONES[0], base = server.base) {
+  const context = await browser.newContext({ viewport: { width: size.width, height: size.height }, bypassCSP: true, baseURL: base });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.errors.push(m.text());
+  });
+  return { context, page };
+}
+
+async function serious(page) {
+  await page.addScriptTag({ content: AXE });
+  const violations = await page.evaluate(async () => (await window.axe.run()).violations);
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function signIn(page, email, next) {
+  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await page.fill('#email', email);
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.locator('form.panel').first().locator('button').click();
+  await page.waitForURL(`**${next}`);
+}
+
+describe('pages', () => {
+  test('home lists the live demo show with its seller and stars, in Vietnamese, and passes axe', async () => {
+    for (const size of PHONES) {
+      const { context, page } = await phone(size);
+      await page.goto('/');
+      const card = page.locator('#live li').first();
+      await card.waitFor();
+      assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+      assert.match(await card.textContent(), new RegExp(demoShow.title));
+      await page.locator('#live .seller').first().waitFor();
+      assert.match(await page.locator('#live .seller').first().textContent(), /Tuyên Quang/);
+      assert.match(await page.locator('#live .stars').first().textContent(), /OCOP \d sao/);
+      await page.screenshot({ path: path.join(SHOTS, `home-${size.name}.png`), fullPage: true });
+      assert.deepEqual(await serious(page), [], 'home: no serious or critical accessibility violation');
+      assert.deepEqual(page.errors, []);
+      await context.close();
+    }
+  });
+
+  test('the sign-in page has every way in and passes axe', async () => {
+    for (const size of PHONES) {
+      const { context, page } = await phone(size);
+      await page.goto('/login');
+      assert.equal(await page.locator('form.panel').count(), 3, 'sign in, register, guest');
+      await page.screenshot({ path: path.join(SHOTS, `login-${size.name}.png`), fullPage: true });
+      assert.deepEqual(await serious(page), [], 'login: no serious or critical accessibility violation');
+      await page.fill('#email', DEMO_BUYER);
+      await page.fill('#password', 'not-the-password');
+      await page.locator('form.panel').first().locator('button').click();
+      await page.locator('.result', { hasText: 'không đúng' }).waitFor();
+      await context.close();
+    }
+  });
+
+  test('a buyer signs in, chats (HTML stays text), buys the product on screen and orders by typing "chốt 1"', async () => {
+    const { context, page } = await phone(PHONES[1]);
+    await signIn(page, DEMO_BUYER, `/shows/${demoShow.id}`);
+    await page.locator('.pinned h2').waitFor();
+    const hostile = 'Shop ơi <img src=x onerror="document.title=1"><b>đậm</b>';
+    await page.fill('#chat-text', hostile);
+    await page.click('.chat-form button');
+    const line = page.locator('.chat li', { hasText: 'Shop ơi' });
+    await line.waitFor();
+    assert.equal(await line.locator('.text').textContent(), hostile, 'shown exactly as typed');
+    assert.equal(await page.locator('.chat img, .chat b').count(), 0, 'no element made from the text');
+    await page.click('.pinned .buy');
+    await page.locator('.result', { hasText: 'Đã chốt đơn' }).waitFor();
+    await page.fill('#chat-text', 'chốt 1');
+    await page.click('.chat-form button');
+    const buyer = await login(server.base, DEMO_BUYER);
+    let mine = [];
+    for (let i = 0; i < 100 && !mine.some((o) => o.source === 'chat'); i += 1) {
+      mine = (await api(server.base, 'GET', '/api/me/orders', { token: buyer.token })).items;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(mine.some((o) => o.source === 'pinned'), 'the button ordered');
+    assert.ok(mine.some((o) => o.source === 'chat'), '"chốt 1" ordered');
+    await page.screenshot({ path: path.join(SHOTS, `show-${PHONES[1].name}.png`), fullPage: true });
+    assert.deepEqual(await serious(page), [], 'show: no serious or critical accessibility violation');
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  });
+
+  test('two buyers race for a flash offer: the countdown runs, one gets it, the other is told why not', async () => {
+    const seller = await login(server.base, DEMO_SELLER);
+    const s = client(server.wsUrl, { token: seller.token });
+    await s.connect();
+    const product = demoShow.lineup[1].product_id;
+    const started = await s.request('offer.start', { show: demoShow.id, product_id: product, price: 99000, quantity: 1, per_buyer_limit: 1, duration_s: 120 });
+    const pages = [];
+    for (const email of [DEMO_BUYER, 'minhkhoa.tran@demo.ocop.vn']) {
+      const p = await phone(PHONES[0]);
+      await signIn(p.page, email, `/shows/${demoShow.id}`);
+      await p.page.locator('.offer .countdown', { hasText: 'Còn' }).waitFor();
+      assert.match(await p.page.locator('.offer .sold').textContent(), /Đã bán 0\/1/);
+      pages.push(p);
+    }
+    await pages[0].page.screenshot({ path: path.join(SHOTS, `offer-${PHONES[0].name}.png`), fullPage: true });
+    await pages[0].page.click('.offer .buy');
+    await pages[0].page.locator('.result', { hasText: 'Đã chốt đơn' }).waitFor();
+    await pages[1].page.locator('.offer .countdown', { hasText: 'Đã hết hàng' }).waitFor();
+    assert.equal(await pages[1].page.locator('.offer .buy').count(), 0, 'no buy button on a sold-out offer');
+    for (const p of pages) await p.context.close();
+    assert.equal(started.offer.quantity, 1);
+    await s.close();
+  });
+
+  test("a buyer's page survives a dropped connection and shows the chat it missed", async () => {
+    const proxy = await startProxy(server.addr);
+    const base = proxy.wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '');
+    const { context, page } = await phone(PHONES[0], base);
+    await page.goto(`/shows/${demoShow.id}`);
+    await page.locator('.pinned h2').waitFor();
+    proxy.refuse(true);
+    proxy.cut();
+    await page.locator('.conn', { hasText: /kết nối|Mất/ }).waitFor();
+    const seller = await login(server.base, DEMO_SELLER);
+    const s = client(server.wsUrl, { token: seller.token });
+    await s.connect();
+    await s.request('chat.send', { show: demoShow.id, text: 'Tin nhắn lúc bạn mất mạng' });
+    proxy.refuse(false);
+    await page.locator('.chat li', { hasText: 'Tin nhắn lúc bạn mất mạng' }).waitFor({ timeout: 30000 });
+    assert.equal(await page.locator('.chat li', { hasText: 'Tin nhắn lúc bạn mất mạng' }).count(), 1, 'once, not twice');
+    await page.locator('.conn').waitFor({ state: 'hidden' });
+    await s.close();
+    await context.close();
+    await proxy.close?.();
+  });
+});
