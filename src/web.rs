@@ -39,10 +39,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// reload or a shared link opens directly. `/t/<code>` is rendered by the API.
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();
-    for path in ["/", "/login", "/me", "/seller", "/organiser", "/shows/{id}", "/fairs/{id}", "/booths/{id}"] {
+    for path in ["/", "/login", "/me", "/seller", "/organiser", "/fairs/{id}", "/booths/{id}"] {
         router = router.route(path, get(shell));
     }
     router
+        .route("/shows/{id}", get(show_shell))
         .route("/js/{*file}", get(|Path(f): Path<String>, h: HeaderMap| async move { asset("js", &f, &h) }))
         .route("/css/{*file}", get(|Path(f): Path<String>, h: HeaderMap| async move { asset("css", &f, &h) }))
         .route("/img/{*file}", get(|Path(f): Path<String>, h: HeaderMap| async move { asset("img", &f, &h) }))
@@ -52,16 +53,35 @@ pub fn router() -> Router<AppState> {
 
 /// The one page every address opens; its script draws the screen the address names.
 async fn shell(request: HeaderMap) -> Response {
-    page("index.html", &request)
+    page("index.html", &request, &[])
 }
 
-fn page(name: &str, request: &HeaderMap) -> Response {
-    let mut response = serve(name, request, "no-cache");
+/// A show is the screen buyers open from a shared link on a weak network: its page names the
+/// scripts it will need, so they load with the first ones instead of a round trip later.
+async fn show_shell(request: HeaderMap) -> Response {
+    page("index.html", &request, &["/js/show.js", "/js/ocop-live.js"])
+}
+
+fn page(name: &str, request: &HeaderMap, preload: &[&str]) -> Response {
+    let mut response =
+        if preload.is_empty() { serve(name, request, "no-cache") } else { with_preloads(name, request, preload) };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// The page with `<link rel="modulepreload">` for `preload` before `</head>`; its ETag is its own.
+fn with_preloads(name: &str, request: &HeaderMap, preload: &[&str]) -> Response {
+    let Some(file) = Files::get(name) else { return serve(name, request, "no-cache") };
+    let links: String = preload.iter().map(|p| format!("<link rel=\"modulepreload\" href=\"{p}\">\n")).collect();
+    let html = String::from_utf8_lossy(&file.data).replacen("</head>", &format!("{links}</head>"), 1);
+    let hash: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(html.as_bytes()).into()
+    };
+    respond(html.into_bytes(), file.metadata.mimetype(), &hash, request, "no-cache")
 }
 
 fn asset(folder: &str, file: &str, request: &HeaderMap) -> Response {
@@ -77,7 +97,13 @@ fn serve(name: &str, request: &HeaderMap, cache: &'static str) -> Response {
         )
             .into_response();
     };
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()));
+    respond(file.data.into_owned(), file.metadata.mimetype(), &file.metadata.sha256_hash(), request, cache)
+}
+
+/// A file's answer: 304 when the browser holds this version, else the bytes with their type;
+/// a strong ETag and the cache policy either way.
+fn respond(body: Vec<u8>, mime: &str, hash: &[u8; 32], request: &HeaderMap, cache: &'static str) -> Response {
+    let etag = format!("\"{}\"", hex(hash));
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -85,8 +111,7 @@ fn serve(name: &str, request: &HeaderMap, cache: &'static str) -> Response {
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = Response::new(Body::from(file.data.into_owned()));
-        let mime = file.metadata.mimetype();
+        let mut r = Response::new(Body::from(body));
         let mime = if mime.starts_with("text/") || mime == "application/javascript" {
             format!("{mime}; charset=utf-8")
         } else {

@@ -36,6 +36,24 @@ async fn every_page_address_opens_the_page_with_a_strict_policy() {
 }
 
 #[tokio::test]
+async fn a_show_page_names_the_scripts_it_needs_and_revalidates() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let url = app.http("/shows/0190f3c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e");
+    let first = client.get(&url).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let body = first.text().await.unwrap();
+    for script in ["/js/show.js", "/js/ocop-live.js", "/js/ui.js"] {
+        assert!(body.contains(&format!(r#"<link rel="modulepreload" href="{script}">"#)), "{script}: {body}");
+    }
+    let home = client.get(app.http("/")).send().await.unwrap();
+    assert_ne!(home.headers()["etag"].to_str().unwrap(), etag, "its own validator");
+    assert!(!home.text().await.unwrap().contains("/js/show.js"), "the home page does not fetch the show's scripts");
+    let again = client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[tokio::test]
 async fn files_have_validators_and_are_compressed_when_asked() {
     let app = spawn_app().await;
     let client = reqwest::Client::new();

@@ -83,7 +83,8 @@ if (location.pathname === '/') {
 } else if (showMatch) {
   const main = document.getElementById('main');
   main.classList.add('show-page');
-  import('./show.js').then((m) => m.showPage(main, showMatch[1]));
+  // Both at once: the client is show.js's import, and on a slow network every round trip counts.
+  Promise.all([import('./show.js'), import('./ocop-live.js')]).then(([m]) => m.showPage(main, showMatch[1]));
 } else if (location.pathname === '/login') {
   import('./login.js').then((m) => m.loginPage(document.getElementById('main')));
 } else {
