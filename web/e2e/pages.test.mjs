@@ -177,4 +177,35 @@ describe('pages', () => {
     await context.close();
     await proxy.close?.();
   });
+
+  test('on /me a buyer sees an order confirmed without a reload, and gives the address an order waits for', async () => {
+    // A new buyer with no saved address: the order is placed and waits for one.
+    const email = `me-${Date.now()}@test.ocop.vn`;
+    const reg = await api(server.base, 'POST', '/api/auth/register', { body: { name: 'Lê Văn Mới', email, password: 'mat-khau-123', role: 'buyer' } });
+    const b = client(server.wsUrl, { token: reg.token });
+    await b.connect();
+    const placed = await b.request('order.place', { show: demoShow.id, product_id: demoShow.lineup[0].product_id, qty: 1, key: `me-${Date.now()}` });
+    assert.equal(placed.needs_address, true);
+    const { context, page } = await phone(PHONES[1]);
+    await page.goto('/login?next=/me');
+    await page.fill('#email', email);
+    await page.fill('#password', 'mat-khau-123');
+    await page.locator('form.panel').first().locator('button').click();
+    await page.waitForURL('**/me');
+    const row = page.locator(`.order[data-id="${placed.order.id}"]`);
+    await row.locator('.state', { hasText: 'Chờ địa chỉ' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, `me-${PHONES[1].name}.png`), fullPage: true });
+    assert.deepEqual(await serious(page), [], 'me: no serious or critical accessibility violation');
+    await row.locator('textarea').fill('25 Trần Phú, Hải Châu, Đà Nẵng');
+    await row.locator('input[autocomplete="tel"]').fill('0905 123 456');
+    await row.locator('button').click();
+    await page.locator(`.order[data-id="${placed.order.id}"] .state`, { hasText: 'Đã đặt' }).waitFor();
+    // The seller confirms it; the buyer's page shows it at once.
+    const seller = await login(server.base, DEMO_SELLER);
+    await api(server.base, 'POST', `/api/seller/orders/${placed.order.id}/confirm`, { token: seller.token });
+    await page.locator(`.order[data-id="${placed.order.id}"] .state`, { hasText: 'xác nhận' }).waitFor();
+    assert.deepEqual(page.errors, []);
+    await b.close();
+    await context.close();
+  });
 });

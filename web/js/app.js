@@ -85,6 +85,8 @@ if (location.pathname === '/') {
   main.classList.add('show-page');
   // Both at once: the client is show.js's import, and on a slow network every round trip counts.
   Promise.all([import('./show.js'), import('./ocop-live.js')]).then(([m]) => m.showPage(main, showMatch[1]));
+} else if (location.pathname === '/me') {
+  import('./me.js').then((m) => m.mePage(document.getElementById('main')));
 } else if (location.pathname === '/login') {
   import('./login.js').then((m) => m.loginPage(document.getElementById('main')));
 } else {

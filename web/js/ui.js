@@ -81,9 +81,11 @@ export const vnd = (n) => money.format(n);
 /** Vietnam time, whatever the phone's own zone. */
 export function vnTime(iso) {
   if (!iso) return '';
-  return new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit', day: '2-digit', month: '2-digit',
-  }).format(new Date(iso));
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit', day: '2-digit', month: '2-digit', hourCycle: 'h23',
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  // As Vietnam writes it: 19:30 ngày 01/12 (and 19:30, 01/12 in English).
+  return lang === 'vi' ? `${parts.hour}:${parts.minute} ngày ${parts.day}/${parts.month}` : `${parts.hour}:${parts.minute}, ${parts.day}/${parts.month}`;
 }
 
 /** An element with attributes and children; strings become text nodes, never markup. */
