@@ -208,4 +208,36 @@ describe('pages', () => {
     await b.close();
     await context.close();
   });
+
+  test('the seller launches a flash offer from the console, sees the order arrive without a reload and confirms it', async () => {
+    const { context, page } = await phone(PHONES[1]);
+    await signIn(page, DEMO_SELLER, '/seller');
+    const card = page.locator(`[data-show="${demoShow.id}"]`);
+    await card.waitFor();
+    await card.locator('button', { hasText: 'Đang điều khiển' }).click();
+    await page.selectOption('#o-product', demoShow.lineup[2].product_id);
+    await page.fill('#o-price', '50000');
+    await page.fill('#o-qty', '3');
+    await page.click('.offer-form button[type=submit]');
+    await page.locator('.result', { hasText: 'Xong' }).waitFor();
+    // A buyer grabs it; the order appears in the console at once.
+    const buyer = await login(server.base, 'quanghuy.pham@demo.ocop.vn');
+    const b = client(server.wsUrl, { token: buyer.token });
+    await b.connect();
+    let snapshot = null;
+    const sub = b.subscribe(`show:${demoShow.id}`, { onSnapshot: (snap) => { snapshot = snap; } });
+    await sub.ready;
+    const offer = snapshot.offers.find((o) => o.product_id === demoShow.lineup[2].product_id && o.status === 'live');
+    assert.ok(offer, 'the offer is live for viewers');
+    const { order } = await b.request('order.place', { show: demoShow.id, offer_id: offer.id, qty: 1, key: `console-${Date.now()}` });
+    const row = page.locator(`.orders [data-id="${order.id}"]`);
+    await row.waitFor();
+    await page.screenshot({ path: path.join(SHOTS, `seller-${PHONES[1].name}.png`), fullPage: true });
+    assert.deepEqual(await serious(page), [], 'seller: no serious or critical accessibility violation');
+    await row.locator('button', { hasText: 'Xác nhận' }).click();
+    await page.locator(`.orders [data-id="${order.id}"] .state`, { hasText: 'Đã xác nhận' }).waitFor();
+    assert.deepEqual(page.errors, []);
+    await b.close();
+    await context.close();
+  });
 });

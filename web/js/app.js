@@ -87,6 +87,8 @@ if (location.pathname === '/') {
   Promise.all([import('./show.js'), import('./ocop-live.js')]).then(([m]) => m.showPage(main, showMatch[1]));
 } else if (location.pathname === '/me') {
   import('./me.js').then((m) => m.mePage(document.getElementById('main')));
+} else if (location.pathname === '/seller') {
+  import('./seller.js').then((m) => m.sellerPage(document.getElementById('main')));
 } else if (location.pathname === '/login') {
   import('./login.js').then((m) => m.loginPage(document.getElementById('main')));
 } else {
