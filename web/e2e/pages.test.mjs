@@ -240,4 +240,27 @@ describe('pages', () => {
     await b.close();
     await context.close();
   });
+
+  test('a new user opens the home page, watches the demo show, signs in to buy, and the seller sees the order arrive', async () => {
+    const b = await phone(PHONES[1]);
+    const sl = await phone(PHONES[1]);
+    await b.page.goto('/');
+    await b.page.locator('#live a').first().click();
+    await b.page.waitForURL('**/shows/**');
+    await b.page.locator('.pinned .buy').click();
+    await b.page.locator('.result a', { hasText: 'Đăng nhập' }).click();
+    await b.page.fill('#email', 'bichngoc.le@demo.ocop.vn');
+    await b.page.fill('#password', DEMO_PASSWORD);
+    await b.page.locator('form.panel').first().locator('button').click();
+    await b.page.waitForURL('**/shows/**');
+    await signIn(sl.page, DEMO_SELLER, '/seller');
+    await sl.page.locator('.orders').waitFor();
+    const before = await sl.page.locator('.orders li[data-id]').count();
+    await b.page.locator('.pinned .buy').click();
+    await b.page.locator('.result', { hasText: 'Đã chốt đơn' }).waitFor();
+    await sl.page.locator('.orders li[data-id]', { hasText: 'Bích Ngọc' }).first().waitFor();
+    assert.equal(await sl.page.locator('.orders li[data-id]').count(), before + 1, 'one new order in the console, without a reload');
+    await b.context.close();
+    await sl.context.close();
+  });
 });
