@@ -540,7 +540,7 @@ impl Sales {
         let order_json = order.to_string();
         let mut placed_view = order;
         placed_view["status"] = json!("placed");
-        let event = json!({ "order": placed_view }).to_string();
+        let event = json!({ "order": &placed_view }).to_string();
         let request = PlaceOrder {
             seller: seller_id,
             buyer: user.id,
@@ -566,7 +566,8 @@ impl Sales {
             PlaceOutcome::Placed { order, remaining, sold_out } => {
                 // The seller's feed got the order in the same step; now the buyer's side.
                 self.engine.sales.order_file(user.id, seller_id, order.id, &event).await?;
-                let view = order_view(&order);
+                // What was stored is what was built here: no need to read the JSON back.
+                let view = placed_view;
                 if order.needs_address {
                     let data = json!({ "kind": "order.needs_address", "order": view });
                     self.publish(&format!("user:{}", user.id), "notify", data, true).await?;
