@@ -265,6 +265,31 @@ impl Shows {
         Ok(shows)
     }
 
+    /// A seller's own shows in every status, oldest first: up to `limit` after the show `after`,
+    /// and the cursor of the next page when there may be one.
+    pub async fn list_of_seller(
+        &self,
+        seller_id: Uuid,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<(Vec<Show>, Option<Uuid>), ShowError> {
+        let after = after.map(|a| a.to_string());
+        let ids = self.engine.state.index_range(&format!("{{s:{seller_id}}}:shows"), after.as_deref(), limit).await?;
+        let full = ids.len() == limit;
+        let mut shows = Vec::with_capacity(ids.len());
+        let mut last = None;
+        for id in ids {
+            let Ok(id) = Uuid::parse_str(&id) else { continue };
+            last = Some(id);
+            match self.get(id).await {
+                Ok(show) => shows.push(show),
+                Err(ShowError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((shows, if full { last } else { None }))
+    }
+
     /// Starts or ends a show; only its seller may.
     pub async fn transition(&self, caller: &User, id: Uuid, to: ShowStatus) -> Result<Show, ShowError> {
         let show = self.get(id).await?;

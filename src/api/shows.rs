@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_show, list_shows))
         .routes(routes!(get_show))
+        .routes(routes!(my_shows))
         .routes(routes!(start_show))
         .routes(routes!(end_show))
         .routes(routes!(show_summary))
@@ -66,6 +67,24 @@ pub struct ModerationLog {
 pub struct ListParams {
     /// `live`, `scheduled` or `ended`; default: live and upcoming.
     pub status: Option<ShowStatus>,
+    /// 1 to 100, default 50.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyShowList {
+    pub items: Vec<Show>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MyShowsParams {
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<Uuid>,
     /// 1 to 100, default 50.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
@@ -158,6 +177,27 @@ async fn end_show(
     // With the offers closed, the summary is final.
     let show = state.shows.refresh_summary(id).await?;
     Ok(axum::Json(ShowResponse { show }))
+}
+
+/// The caller's own shows in every status (scheduled, live and ended), oldest first.
+#[utoipa::path(get, path = "/api/seller/shows", tag = "shows", security(("bearer" = [])), params(MyShowsParams),
+    responses(
+        (status = 200, description = "The seller's shows", body = MyShowList),
+        (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn my_shows(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(params): ApiQuery<MyShowsParams>,
+) -> Result<axum::Json<MyShowList>, ApiError> {
+    auth.require(&[Role::Seller])?;
+    let seller = auth.0.seller_id.ok_or(ApiError::Forbidden("this account has no seller profile"))?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(crate::domain::FieldErrors::single("limit", "must be from 1 to 100").into());
+    }
+    let (items, next_cursor) = state.shows.list_of_seller(seller, params.cursor, limit).await?;
+    Ok(axum::Json(MyShowList { items, next_cursor }))
 }
 
 /// Duration, peak and unique viewers, chat messages and hearts; the seller, moderators and

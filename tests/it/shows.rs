@@ -87,6 +87,55 @@ async fn shows_move_from_scheduled_to_live_to_ended_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn a_seller_lists_every_show_of_its_own_in_pages_and_nobody_else_does() {
+    let app = spawn_app().await;
+    let api = app.api();
+    let (seller, first, _) = seller_with_show(&app).await;
+    let (other, _) = api.register("seller").await;
+    let (buyer, _) = api.register("buyer").await;
+    api.post("/api/shows", Some(&other), json!({"title": "Phiên của người khác"})).await.ok(201);
+    let second = api.post("/api/shows", Some(&seller), json!({"title": "Phiên thứ hai"})).await.ok(201)["show"].clone();
+    let third = api.post("/api/shows", Some(&seller), json!({"title": "Phiên thứ ba"})).await.ok(201)["show"].clone();
+    start(&app, &seller, &first).await;
+    let id = first["id"].as_str().unwrap();
+    api.post(&format!("/api/shows/{id}/end"), Some(&seller), json!({})).await.ok(200);
+    start(&app, &seller, &second).await;
+
+    // Every status, oldest first, only the caller's own.
+    let all = api.get("/api/seller/shows", Some(&seller)).await.ok(200).clone();
+    let listed: Vec<(&str, &str)> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [(id, "ended"), (second["id"].as_str().unwrap(), "live"), (third["id"].as_str().unwrap(), "scheduled")],
+        "{all}"
+    );
+    assert!(all.get("next_cursor").is_none(), "{all}");
+
+    // Pages of two, then the rest.
+    let page = api.get("/api/seller/shows?limit=2", Some(&seller)).await.ok(200).clone();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+    let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+    let rest = api.get(&format!("/api/seller/shows?limit=2&cursor={cursor}"), Some(&seller)).await.ok(200).clone();
+    assert_eq!(
+        rest["items"].as_array().unwrap().iter().map(|s| s["id"].clone()).collect::<Vec<_>>(),
+        [third["id"].clone()]
+    );
+    assert!(rest.get("next_cursor").is_none(), "{rest}");
+
+    let theirs = api.get("/api/seller/shows", Some(&other)).await.ok(200)["items"].clone();
+    assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
+    api.get("/api/seller/shows", Some(&buyer)).await.problem(403);
+    api.get("/api/seller/shows", None).await.problem(401);
+    api.get("/api/seller/shows?limit=0", Some(&seller)).await.problem(400);
+    api.get("/api/seller/shows?cursor=nope", Some(&seller)).await.problem(400);
+}
+
+#[tokio::test]
 async fn show_input_is_validated() {
     let app = spawn_app().await;
     let api = app.api();
