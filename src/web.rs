@@ -24,14 +24,15 @@ use crate::app::AppState;
 #[include = "js/*.js"]
 #[include = "css/*.css"]
 #[include = "img/*"]
-#[include = "vendor/**/*"]
+#[include = "vendor/*.mjs"]
+#[include = "vendor/*.txt"]
 struct Files;
 
 /// What a page may load: everything from this server; video and pictures from wherever a
-/// seller's stream and product photos live; the two embeddable players; no inline script, no
+/// seller's stream and product photos live (and the playlists and segments hls.js fetches); the two embeddable players; no inline script, no
 /// plug-ins, no framing by other sites.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
-     media-src 'self' https: blob:; connect-src 'self'; frame-src https://www.youtube.com \
+     media-src 'self' https: blob:; connect-src 'self' https:; frame-src https://www.youtube.com \
      https://www.youtube-nocookie.com https://www.facebook.com; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
@@ -112,11 +113,9 @@ fn respond(body: Vec<u8>, mime: &str, hash: &[u8; 32], request: &HeaderMap, cach
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = Response::new(Body::from(body));
-        let mime = if mime.starts_with("text/") || mime == "application/javascript" {
-            format!("{mime}; charset=utf-8")
-        } else {
-            mime.to_owned()
-        };
+        // `.mjs` is guessed as application/javascript; RFC 9239 names text/javascript for both.
+        let mime = if mime == "application/javascript" { "text/javascript" } else { mime };
+        let mime = if mime.starts_with("text/") { format!("{mime}; charset=utf-8") } else { mime.to_owned() };
         if let Ok(v) = HeaderValue::from_str(&mime) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
         }

@@ -86,6 +86,33 @@ async fn files_have_validators_and_are_compressed_when_asked() {
 }
 
 #[tokio::test]
+async fn the_vendored_libraries_are_served_as_modules_with_their_licences() {
+    let app = spawn_app().await;
+    for module in ["/vendor/preact.mjs", "/vendor/preact-hooks.mjs", "/vendor/htm.mjs", "/vendor/hls.light.min.mjs"] {
+        let r = reqwest::get(app.http(module)).await.unwrap();
+        assert_eq!(r.status(), 200, "{module}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8",
+            "{module}: a module script needs a JS type"
+        );
+        let text = r.text().await.unwrap();
+        // Only relative imports: a browser resolves no bare name ("preact") without an import map.
+        assert!(!text.contains("from\"preact\"") && !text.contains("sourceMappingURL"), "{module}");
+    }
+    let hooks = reqwest::get(app.http("/vendor/preact-hooks.mjs")).await.unwrap().text().await.unwrap();
+    assert!(hooks.contains("from\"./preact.mjs\""), "the hooks import the same Preact");
+    for licence in ["/vendor/preact.LICENSE.txt", "/vendor/htm.LICENSE.txt", "/vendor/hls.js.LICENSE.txt"] {
+        let r = reqwest::get(app.http(licence)).await.unwrap();
+        assert_eq!(r.status(), 200, "{licence}");
+    }
+    let csp =
+        reqwest::get(app.http("/")).await.unwrap().headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let connect = csp.split(';').map(str::trim).find(|d| d.starts_with("connect-src")).unwrap();
+    assert_eq!(connect, "connect-src 'self' https:", "hls.js fetches playlists and segments from the stream's host");
+}
+
+#[tokio::test]
 async fn the_api_and_the_traceability_pages_are_not_taken_by_the_pages() {
     let app = spawn_app().await;
     let r = reqwest::get(app.http("/api/shows?status=live")).await.unwrap();

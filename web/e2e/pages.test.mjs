@@ -4,33 +4,18 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
 
 import { DEMO_BUYER, DEMO_PASSWORD, DEMO_SELLER, api, client, login, startProxy, startServer } from '../testing/server.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.OCOP_SCREENSHOTS || path.join(os.tmpdir(), 'ocop-live-screenshots');
-const PHONES = [
-  { name: '360x800', width: 360, height: 800 },
-  { name: '390x844', width: 390, height: 844 },
-];
-// Flags without which Chromium stalls on a closed network.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { PHONES, SHOTS, launch, phone as open, serious, signIn } from '../testing/browser.mjs';
 
 let server;
 let browser;
 let demoShow;
 
 before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
   server = await startServer();
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launch();
   const live = await api(server.base, 'GET', '/api/shows?status=live');
   demoShow = live.items[0];
   assert.ok(demoShow, 'the demo puts a show on air');
@@ -41,33 +26,7 @@ after(async () => {
   await server?.stop();
 });
 
-/** A phone-sized page that records script errors; axe needs to get past the CSP to run. */
-async function phone(size = PHONES[0], base = server.base) {
-  const context = await browser.newContext({ viewport: { width: size.width, height: size.height }, bypassCSP: true, baseURL: base });
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(String(e)));
-  page.on('console', (m) => {
-    if (m.type() === 'error') page.errors.push(m.text());
-  });
-  return { context, page };
-}
-
-async function serious(page) {
-  await page.addScriptTag({ content: AXE });
-  const violations = await page.evaluate(async () => (await window.axe.run()).violations);
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-async function signIn(page, email, next) {
-  await page.goto(`/login?next=${encodeURIComponent(next)}`);
-  await page.fill('#email', email);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.locator('form.panel').first().locator('button').click();
-  await page.waitForURL(`**${next}`);
-}
+const phone = (size = PHONES[0], base = server.base) => open(browser, base, size);
 
 describe('pages', () => {
   test('home lists the live demo show with its seller and stars, in Vietnamese, and passes axe', async () => {
@@ -214,7 +173,7 @@ describe('pages', () => {
     await signIn(page, DEMO_SELLER, '/seller');
     const card = page.locator(`[data-show="${demoShow.id}"]`);
     await card.waitFor();
-    await card.locator('button', { hasText: 'Đang điều khiển' }).click();
+    await card.locator('button', { hasText: 'Điều khiển' }).click();
     await page.selectOption('#o-product', demoShow.lineup[2].product_id);
     await page.fill('#o-price', '50000');
     await page.fill('#o-qty', '3');
@@ -229,6 +188,8 @@ describe('pages', () => {
     await sub.ready;
     const offer = snapshot.offers.find((o) => o.product_id === demoShow.lineup[2].product_id && o.status === 'live');
     assert.ok(offer, 'the offer is live for viewers');
+    await page.locator(`.offers-list [data-offer="${offer.id}"]`, { hasText: 'Còn 3/3' }).waitFor();
+    await page.click('#tab-orders');
     const { order } = await b.request('order.place', { show: demoShow.id, offer_id: offer.id, qty: 1, key: `console-${Date.now()}` });
     const row = page.locator(`.orders [data-id="${order.id}"]`);
     await row.waitFor();
@@ -253,7 +214,8 @@ describe('pages', () => {
     await b.page.fill('#password', DEMO_PASSWORD);
     await b.page.locator('form.panel').first().locator('button').click();
     await b.page.waitForURL('**/shows/**');
-    await signIn(sl.page, DEMO_SELLER, '/seller');
+    await Promise.all([sl.page.waitForResponse((r) => r.url().includes('/api/seller/orders')), signIn(sl.page, DEMO_SELLER, '/seller')]);
+    await sl.page.click('#tab-orders');
     await sl.page.locator('.orders').waitFor();
     const before = await sl.page.locator('.orders li[data-id]').count();
     await b.page.locator('.pinned .buy').click();

@@ -91,6 +91,11 @@ if (location.pathname === '/') {
   import('./seller.js').then((m) => m.sellerPage(document.getElementById('main')));
 } else if (location.pathname === '/login') {
   import('./login.js').then((m) => m.loginPage(document.getElementById('main')));
+} else if (location.pathname === '/organiser') {
+  const main = document.getElementById('main');
+  document.title = `${t('organiser')} · ${t('brand')}`;
+  main.replaceChildren(el('h1', {}, t('organiser')), el('p', { class: 'notice' }, t('organiserSoon')),
+    el('p', {}, el('a', { href: '/' }, t('brand'))));
 } else {
   for (const section of document.querySelectorAll('main section')) section.hidden = true;
   document.getElementById('status').textContent = t('building');

@@ -1,173 +1,707 @@
-// The seller console, first part: my shows (create, start, end), what is on screen and the flash
-// offers of the live one, and the live order table (new orders appear without a reload; confirm,
-// ship, cancel; CSV export). Everything typed by people is put in as text.
+// The seller console: the profile; products and gift combos (certificate, story, pictures,
+// stock); shows (create, schedule, go live, end, the summary after); during a show: what is on
+// screen, flash offers, the chat and its moderation; and the live order table (new orders appear
+// without a reload; confirm, ship, cancel; CSV export). Written with Preact and htm: everything
+// people typed is put in as text.
 
 import { OcopLive, OcopError } from './ocop-live.js';
-import { t, el, vnd, vnTime, session, api, lang } from './ui.js';
+import { html, render, useState, useEffect, useRef, useCallback } from './h.js';
+import { t, vnd, vnTime, session, api, lang } from './ui.js';
 
 const TEXT = {
   vi: {
     title: 'Bàn điều khiển người bán', signIn: 'Đăng nhập tài khoản người bán để mở bàn điều khiển.',
-    shows: 'Phiên live của tôi', newShow: 'Tạo phiên live', showTitle: 'Tên phiên live', lineup: 'Sản phẩm trong phiên',
-    create: 'Tạo phiên', start: 'Bắt đầu live', end: 'Kết thúc', open: 'Mở trang xem',
-    live: 'Đang live', scheduled: 'Chưa bắt đầu', ended: 'Đã kết thúc', noShows: 'Chưa có phiên nào.',
-    onAir: 'Đang điều khiển', pin: 'Đưa lên màn hình', pinNone: '— không —',
-    offer: 'Mở giá sốc', product: 'Sản phẩm', price: 'Giá (đ)', qty: 'Số lượng', limit: 'Mỗi người tối đa', seconds: 'Thời gian (giây)',
-    launch: 'Mở giá sốc', stop: 'Dừng', orders: 'Đơn hàng', csv: 'Tải CSV', confirm: 'Xác nhận', ship: 'Đã giao cho vận chuyển', cancel: 'Hủy',
-    noOrders: 'Chưa có đơn hàng.', waiting: 'chờ địa chỉ', done: 'Xong.',
+    tabShows: 'Phiên live', tabProducts: 'Sản phẩm', tabOrders: 'Đơn hàng', tabProfile: 'Hồ sơ',
+    shows: 'Phiên live của tôi', newShow: 'Tạo phiên live', showTitle: 'Tên phiên live', description: 'Mô tả',
+    lineup: 'Sản phẩm trong phiên', scheduledAt: 'Giờ phát (giờ Việt Nam), để trống nếu chưa hẹn',
+    stream: 'Nguồn video', streamUrl: 'Đường dẫn video', sk_none: 'Chưa có video', sk_hls: 'Luồng HLS (.m3u8)',
+    sk_youtube: 'YouTube', sk_facebook: 'Facebook',
+    create: 'Tạo phiên', start: 'Bắt đầu live', end: 'Kết thúc phiên', open: 'Mở trang xem', control: 'Điều khiển',
+    summary: 'Xem tổng kết', live: 'Đang live', scheduled: 'Chưa bắt đầu', ended: 'Đã kết thúc', noShows: 'Chưa có phiên nào.',
+    at: (x) => `Hẹn lúc ${x}`, startedAt: (x) => `Bắt đầu lúc ${x}`, endedAt: (x) => `Kết thúc lúc ${x}`,
+    onAir: 'Đang điều khiển', pin: 'Sản phẩm trên màn hình', pinNone: '— không có —', close: 'Đóng',
+    viewers: (n) => `${n} người xem`, hearts: (n) => `${n} lượt tim`,
+    offer: 'Mở giá sốc', product: 'Sản phẩm', price: 'Giá (đồng)', qty: 'Số lượng', limit: 'Mỗi người mua tối đa',
+    seconds: 'Thời gian (giây)', launch: 'Mở giá sốc', stop: 'Dừng', offers: 'Giá sốc trong phiên', noOffers: 'Chưa mở giá sốc nào.',
+    remaining: (r, q) => `Còn ${r}/${q}`, endsAt: (x) => `đến ${x}`, of_live: 'Đang mở', of_sold_out: 'Hết hàng', of_ended: 'Đã kết thúc',
+    moderation: 'Bình luận và kiểm duyệt', noChat: 'Chưa có bình luận.', delete: 'Xóa', mute: (m) => `Khóa chat ${m} phút`,
+    ban: 'Cấm khỏi phiên', makeMod: 'Cho làm kiểm duyệt', muteFor: 'Thời gian khóa chat',
+    minutes: (m) => `${m} phút`, slow: 'Chế độ chậm', slowOff: 'Tắt', slowEvery: (s) => `Mỗi người ${s} giây một bình luận`,
+    announcement: 'Thông báo ghim trên phiên', announce: 'Ghim thông báo', unannounce: 'Bỏ thông báo',
+    moderators: 'Người kiểm duyệt', noModerators: 'Chỉ có bạn kiểm duyệt phiên này.', removeMod: 'Bỏ quyền',
+    log: 'Nhật ký kiểm duyệt', act_delete: 'xóa bình luận', act_mute: 'khóa chat', act_ban: 'cấm', act_slow: 'chế độ chậm',
+    act_announce: 'thông báo', act_moderators: 'người kiểm duyệt',
+    sumTitle: (x) => `Tổng kết: ${x}`, duration: 'Thời lượng', peak: 'Người xem cao nhất', unique: 'Người xem khác nhau',
+    chatCount: 'Bình luận', heartCount: 'Lượt tim', orderCount: 'Đơn hàng', units: 'Số đơn vị', revenue: 'Doanh thu',
+    perProduct: 'Theo sản phẩm', perOffer: 'Theo giá sốc', offerN: (n) => `Giá sốc ${n}`, mins: (m, s) => `${m} phút ${s} giây`,
+    products: 'Sản phẩm của tôi', noProducts: 'Chưa có sản phẩm nào.', newProduct: 'Thêm sản phẩm', editProduct: (x) => `Sửa: ${x}`,
+    kind: 'Loại', single: 'Sản phẩm đơn', combo: 'Hộp quà (combo)', name: 'Tên sản phẩm', unit: 'Đơn vị tính (ví dụ: hũ 500ml)',
+    listPrice: 'Giá niêm yết (đồng)', stock: 'Tồn kho', province: 'Tỉnh, thành', group: 'Nhóm sản phẩm OCOP', stars: 'Hạng sao OCOP',
+    potential: 'Tiềm năng 5 sao', story: 'Câu chuyện sản phẩm', images: 'Ảnh (mỗi dòng một đường dẫn)',
+    cert: 'Giấy chứng nhận OCOP', certNumber: 'Số giấy chứng nhận', certBy: 'Cơ quan cấp', certAt: 'Ngày cấp', certUntil: 'Ngày hết hạn',
+    components: 'Thành phần hộp quà (số lượng mỗi hộp)', save: 'Lưu', edit: 'Sửa', cancelEdit: 'Thôi',
+    stockOf: (n) => `Tồn kho: ${n}`, certExpired: 'Giấy chứng nhận đã hết hạn', certOk: (n) => `Chứng nhận ${n}`, noCert: 'Chưa nhập giấy chứng nhận',
+    g_food: 'Thực phẩm', g_drinks: 'Đồ uống', g_herbal: 'Thảo dược', g_handicraft: 'Thủ công mỹ nghệ', g_ornamental: 'Sinh vật cảnh',
+    g_tourism: 'Du lịch cộng đồng',
+    profile: 'Hồ sơ người bán', displayName: 'Tên hiển thị', sellerKind: 'Hình thức', k_cooperative: 'Hợp tác xã',
+    k_household: 'Hộ sản xuất', k_enterprise: 'Doanh nghiệp', commune: 'Xã, phường', intro: 'Giới thiệu', phone: 'Số điện thoại',
+    orders: 'Đơn hàng', csv: 'Tải CSV', confirm: 'Xác nhận', ship: 'Đã giao cho vận chuyển', cancel: 'Hủy đơn',
+    noOrders: 'Chưa có đơn hàng.', waiting: 'chờ địa chỉ', done: 'Xong.', filter: 'Lọc đơn', all: 'Tất cả',
     st_placed: 'Mới', st_confirmed: 'Đã xác nhận', st_shipped: 'Đang giao', st_cancelled: 'Đã hủy',
+    src_offer: 'giá sốc', src_pinned: 'nút mua', src_chat: 'chốt qua bình luận', loading: 'Đang tải…',
   },
   en: {
     title: 'Seller console', signIn: 'Sign in with a seller account to open the console.',
-    shows: 'My shows', newShow: 'New show', showTitle: 'Title', lineup: 'Products in the show',
-    create: 'Create', start: 'Go live', end: 'End', open: 'Open the viewer page',
-    live: 'Live', scheduled: 'Not started', ended: 'Ended', noShows: 'No show yet.',
-    onAir: 'Running', pin: 'Put on screen', pinNone: '— none —',
-    offer: 'Flash offer', product: 'Product', price: 'Price (VND)', qty: 'Quantity', limit: 'Per buyer', seconds: 'Duration (s)',
-    launch: 'Launch', stop: 'Stop', orders: 'Orders', csv: 'Download CSV', confirm: 'Confirm', ship: 'Shipped', cancel: 'Cancel',
-    noOrders: 'No orders yet.', waiting: 'waiting for an address', done: 'Done.',
+    tabShows: 'Shows', tabProducts: 'Products', tabOrders: 'Orders', tabProfile: 'Profile',
+    shows: 'My shows', newShow: 'New show', showTitle: 'Title', description: 'Description',
+    lineup: 'Products in the show', scheduledAt: 'Start time (Vietnam time), empty when not set',
+    stream: 'Video source', streamUrl: 'Video link', sk_none: 'No video yet', sk_hls: 'HLS stream (.m3u8)',
+    sk_youtube: 'YouTube', sk_facebook: 'Facebook',
+    create: 'Create', start: 'Go live', end: 'End the show', open: 'Open the viewer page', control: 'Control',
+    summary: 'Summary', live: 'Live', scheduled: 'Not started', ended: 'Ended', noShows: 'No show yet.',
+    at: (x) => `Set for ${x}`, startedAt: (x) => `Started at ${x}`, endedAt: (x) => `Ended at ${x}`,
+    onAir: 'Running', pin: 'On screen', pinNone: '— none —', close: 'Close',
+    viewers: (n) => `${n} watching`, hearts: (n) => `${n} hearts`,
+    offer: 'Flash offer', product: 'Product', price: 'Price (VND)', qty: 'Quantity', limit: 'Per buyer at most',
+    seconds: 'Duration (s)', launch: 'Launch', stop: 'Stop', offers: 'Flash offers', noOffers: 'No flash offer yet.',
+    remaining: (r, q) => `${r}/${q} left`, endsAt: (x) => `until ${x}`, of_live: 'Open', of_sold_out: 'Sold out', of_ended: 'Ended',
+    moderation: 'Chat and moderation', noChat: 'No comment yet.', delete: 'Delete', mute: (m) => `Mute ${m} min`,
+    ban: 'Ban from the show', makeMod: 'Make moderator', muteFor: 'Mute for',
+    minutes: (m) => `${m} min`, slow: 'Slow mode', slowOff: 'Off', slowEvery: (s) => `One comment per ${s} s each`,
+    announcement: 'Pinned announcement', announce: 'Pin it', unannounce: 'Remove it',
+    moderators: 'Moderators', noModerators: 'Only you moderate this show.', removeMod: 'Remove',
+    log: 'Moderation log', act_delete: 'deleted a comment', act_mute: 'muted', act_ban: 'banned', act_slow: 'slow mode',
+    act_announce: 'announcement', act_moderators: 'moderators',
+    sumTitle: (x) => `Summary: ${x}`, duration: 'Duration', peak: 'Peak viewers', unique: 'Unique viewers',
+    chatCount: 'Comments', heartCount: 'Hearts', orderCount: 'Orders', units: 'Units', revenue: 'Revenue',
+    perProduct: 'Per product', perOffer: 'Per flash offer', offerN: (n) => `Offer ${n}`, mins: (m, s) => `${m} min ${s} s`,
+    products: 'My products', noProducts: 'No product yet.', newProduct: 'Add a product', editProduct: (x) => `Edit: ${x}`,
+    kind: 'Kind', single: 'Single product', combo: 'Gift combo', name: 'Product name', unit: 'Unit (e.g. 500 ml jar)',
+    listPrice: 'List price (VND)', stock: 'Stock', province: 'Province', group: 'OCOP group', stars: 'OCOP stars',
+    potential: 'Potential five-star', story: 'The product’s story', images: 'Pictures (one link per line)',
+    cert: 'OCOP certificate', certNumber: 'Certificate number', certBy: 'Issued by', certAt: 'Issued on', certUntil: 'Expires on',
+    components: 'What a combo holds (units each)', save: 'Save', edit: 'Edit', cancelEdit: 'Cancel',
+    stockOf: (n) => `Stock: ${n}`, certExpired: 'Certificate expired', certOk: (n) => `Certificate ${n}`, noCert: 'No certificate entered',
+    g_food: 'Food', g_drinks: 'Drinks', g_herbal: 'Herbal', g_handicraft: 'Handicraft', g_ornamental: 'Ornamental plants',
+    g_tourism: 'Community tourism',
+    profile: 'Seller profile', displayName: 'Display name', sellerKind: 'Kind', k_cooperative: 'Cooperative',
+    k_household: 'Household', k_enterprise: 'Enterprise', commune: 'Commune', intro: 'About', phone: 'Phone',
+    orders: 'Orders', csv: 'Download CSV', confirm: 'Confirm', ship: 'Shipped', cancel: 'Cancel order',
+    noOrders: 'No orders yet.', waiting: 'waiting for an address', done: 'Done.', filter: 'Show', all: 'All',
     st_placed: 'New', st_confirmed: 'Confirmed', st_shipped: 'Shipped', st_cancelled: 'Cancelled',
+    src_offer: 'flash offer', src_pinned: 'buy button', src_chat: 'ordered in chat', loading: 'Loading…',
   },
 };
 const l = (key, ...args) => {
-  const v = TEXT[lang][key];
+  const v = TEXT[lang][key] ?? TEXT.vi[key] ?? key;
   return typeof v === 'function' ? v(...args) : v;
 };
 
-const say = (node, r) => {
-  node.textContent = r.ok ? l('done') : (r.body?.detail || r.body?.title || t('tryAgain'));
-};
+const GROUPS = ['food', 'drinks', 'herbal', 'handicraft', 'ornamental', 'tourism'];
+const TABS = ['shows', 'products', 'orders', 'profile'];
+const MAX_CHAT = 200;
 
-export async function sellerPage(root) {
-  const me = session();
-  document.title = `${l('title')} · ${t('brand')}`;
-  if (!me.user || me.user.role !== 'seller' || !me.user.seller_id) {
-    root.replaceChildren(el('h1', {}, l('title')), el('p', { class: 'notice' }, l('signIn'), ' ',
-      el('a', { href: `/login?next=${encodeURIComponent('/seller')}` }, t('signIn'))));
-    return;
-  }
-  const sellerId = me.user.seller_id;
-  const message = el('p', { class: 'result', role: 'status', 'aria-live': 'polite' });
-  const showsBox = el('section', { 'aria-labelledby': 'shows-title', class: 'panel' });
-  const control = el('section', { 'aria-labelledby': 'control-title', class: 'panel', hidden: '' });
-  const ordersBox = el('section', { 'aria-labelledby': 'orders-title', class: 'panel' });
-  root.replaceChildren(el('h1', {}, l('title')), message, showsBox, control, ordersBox);
-
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  const client = new OcopLive({ url, token: () => session().token });
-  client.connect().catch(() => {});
-  const products = (await api('GET', `/api/products?seller=${encodeURIComponent(sellerId)}&limit=100`)).body?.items ?? [];
-  const names = new Map(products.map((p) => [p.id, p.name]));
-
-  async function drawShows() {
-    const r = await api('GET', '/api/shows');
-    const mine = (r.body?.items ?? []).filter((s) => s.seller_id === sellerId);
-    const list = el('ul', { class: 'cards' }, ...mine.map((s) => {
-      const actions = [];
-      if (s.status === 'scheduled') actions.push(button(l('start'), async () => { say(message, await api('POST', `/api/shows/${s.id}/start`, {})); drawShows(); }));
-      if (s.status === 'live') {
-        actions.push(button(l('onAir'), () => drawControl(s)));
-        actions.push(button(l('end'), async () => { say(message, await api('POST', `/api/shows/${s.id}/end`, {})); control.hidden = true; drawShows(); }, 'secondary'));
-      }
-      return el('li', { class: 'card', 'data-show': s.id },
-        el('h3', {}, s.title), el('p', {}, `${l(s.status)} · ${t('products', s.lineup.length)}`),
-        el('p', {}, el('a', { href: `/shows/${s.id}` }, l('open'))), el('div', { class: 'actions' }, ...actions));
-    }));
-    const title = el('input', { id: 'new-title', required: '', maxlength: '120' });
-    const checks = products.map((p, i) => el('label', { class: 'check' },
-      el('input', { type: 'checkbox', name: 'p', value: p.id, ...(i < 4 ? { checked: '' } : {}) }), ` ${p.name}`));
-    const form = el('form', {}, el('h3', {}, l('newShow')), el('label', { for: 'new-title' }, l('showTitle')), title,
-      el('fieldset', {}, el('legend', {}, l('lineup')), ...checks), el('button', { type: 'submit' }, l('create')));
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const picked = [...form.querySelectorAll('input[name=p]:checked')].map((c) => c.value);
-      const r = await api('POST', '/api/shows', { title: title.value, products: picked, stream: { kind: 'none' } });
-      say(message, r);
-      if (r.ok) drawShows();
-    });
-    showsBox.replaceChildren(el('h2', { id: 'shows-title' }, l('shows')), mine.length ? list : el('p', {}, l('noShows')), form);
-  }
-
-  function drawControl(show) {
-    control.hidden = false;
-    const pin = el('select', { id: 'pin' }, el('option', { value: '' }, l('pinNone')),
-      ...show.lineup.map((x) => el('option', { value: x.product_id, ...(show.pinned_product_id === x.product_id ? { selected: '' } : {}) }, `${x.code} · ${names.get(x.product_id) ?? x.product_id}`)));
-    pin.addEventListener('change', async () => {
-      try {
-        await client.request('show.pin', { show: show.id, product_id: pin.value || null });
-        message.textContent = l('done');
-      } catch (e) { message.textContent = e instanceof OcopError ? e.message : t('tryAgain'); }
-    });
-    const field = (id, label, attrs) => [el('label', { for: id }, label), el('input', { id, type: 'number', required: '', inputmode: 'numeric', ...attrs })];
-    const product = el('select', { id: 'o-product' }, ...show.lineup.map((x) => el('option', { value: x.product_id }, `${x.code} · ${names.get(x.product_id) ?? ''}`)));
-    const form = el('form', { class: 'offer-form' }, el('h3', {}, l('offer')),
-      el('label', { for: 'o-product' }, l('product')), product,
-      ...field('o-price', l('price'), { min: '1' }).flat(), ...field('o-qty', l('qty'), { min: '1', value: '10' }),
-      ...field('o-limit', l('limit'), { min: '1', max: '99', value: '1' }), ...field('o-secs', l('seconds'), { min: '10', max: '7200', value: '60' }),
-      el('button', { type: 'submit' }, l('launch')));
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const num = (id) => Number(form.querySelector(`#${id}`).value);
-      try {
-        const { offer } = await client.request('offer.start', { show: show.id, product_id: product.value, price: num('o-price'),
-          quantity: num('o-qty'), per_buyer_limit: num('o-limit'), duration_s: num('o-secs') });
-        message.textContent = `${l('done')} ${offer.product_name}: ${vnd(offer.price)} × ${offer.quantity}`;
-        const stop = button(l('stop'), async () => {
-          try { await client.request('offer.stop', { show: show.id, offer_id: offer.id }); message.textContent = l('done'); stop.remove(); } catch (err) { message.textContent = err.message; }
-        }, 'secondary');
-        form.after(stop);
-      } catch (err) { message.textContent = err instanceof OcopError ? err.message : t('tryAgain'); }
-    });
-    control.replaceChildren(el('h2', { id: 'control-title' }, `${l('onAir')}: ${show.title}`),
-      el('label', { for: 'pin' }, l('pin')), pin, form);
-  }
-
-  // Orders: the list so far, then every new one and every change from seller:<id>.
-  const orders = new Map();
-  const table = el('ol', { class: 'orders', 'aria-live': 'polite' });
-  const row = (o) => {
-    const item = o.items[0];
-    const acts = [];
-    if (o.status === 'placed' && !o.needs_address) acts.push(button(l('confirm'), () => act(o, 'confirm')));
-    if (o.status === 'confirmed') acts.push(button(l('ship'), () => act(o, 'ship')));
-    if (o.status === 'placed' || o.status === 'confirmed') acts.push(button(l('cancel'), () => act(o, 'cancel'), 'secondary'));
-    const who = o.delivery ? [o.delivery.name, o.delivery.phone, o.delivery.address].filter(Boolean).join(' · ') : '';
-    return el('li', { class: `order status-${o.status}`, 'data-id': o.id },
-      el('p', { class: 'what' }, `${item.name} × ${item.qty} · ${vnd(o.total)}`),
-      el('p', { class: 'state' }, `${l(`st_${o.status}`)}${o.needs_address ? ` (${l('waiting')})` : ''}`),
-      el('p', {}, who), el('p', { class: 'when' }, vnTime(o.created_at)), el('div', { class: 'actions' }, ...acts));
-  };
-  const draw = () => {
-    const all = [...orders.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
-    table.replaceChildren(...all.map(row));
-    if (!all.length) table.replaceChildren(el('li', {}, l('noOrders')));
-  };
-  async function act(o, what) {
-    const r = await api('POST', `/api/seller/orders/${o.id}/${what}`, {});
-    if (r.ok) { orders.set(r.body.order.id, r.body.order); draw(); }
-    say(message, r);
-  }
-  const csv = button(l('csv'), async () => {
-    const r = await fetch('/api/seller/orders?format=csv&limit=1000', { headers: { authorization: `Bearer ${session().token}` } });
-    if (!r.ok) return;
-    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: 'don-hang.csv' });
-    a.click();
-    URL.revokeObjectURL(a.href);
-  }, 'secondary');
-  ordersBox.replaceChildren(el('h2', { id: 'orders-title' }, l('orders')), csv, table);
-  const first = await api('GET', '/api/seller/orders?limit=1000');
-  for (const o of first.body?.items ?? []) orders.set(o.id, o);
-  draw();
-  client.subscribe(`seller:${sellerId}`, {
-    onEvent(ev) {
-      if (ev.ev === 'order' && ev.data.order) { orders.set(ev.data.order.id, ev.data.order); draw(); }
-    },
-  });
-  drawShows();
+/** What a refused request says, field by field when the server named the fields. */
+function problem(r) {
+  const b = r.body;
+  if (b && b.errors) return Object.entries(b.errors).map(([k, v]) => `${k}: ${v}`).join('; ');
+  return (b && (b.detail || b.title)) || t('tryAgain');
 }
 
-function button(label, onClick, kind = '') {
-  const b = el('button', { type: 'button', class: kind }, label);
-  b.addEventListener('click', onClick);
-  return b;
+/** What a refused command says. */
+const refusal = (e) => (e instanceof OcopError ? e.message : t('tryAgain'));
+
+/** `2026-12-01T19:30` typed as Vietnam time (UTC+7 all year) → RFC 3339. */
+const fromVietnamLocal = (v) => (v ? `${v}:00+07:00` : undefined);
+
+export function sellerPage(root) {
+  document.title = `${l('title')} · ${t('brand')}`;
+  root.replaceChildren();
+  render(html`<${Console} />`, root);
+}
+
+function Console() {
+  const me = session();
+  if (!me.user || me.user.role !== 'seller' || !me.user.seller_id) {
+    return html`<h1>${l('title')}</h1>
+      <p class="notice">${l('signIn')} <a href=${`/login?next=${encodeURIComponent('/seller')}`}>${t('signIn')}</a></p>`;
+  }
+  return html`<${SignedIn} sellerId=${me.user.seller_id} />`;
+}
+
+function SignedIn({ sellerId }) {
+  const [tab, setTab] = useState(TABS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'shows');
+  const [message, setMessage] = useState('');
+  const [products, setProducts] = useState(null);
+  const [shows, setShows] = useState(null);
+  const [orders, setOrders] = useState(() => new Map());
+  const client = useRef(null);
+  if (!client.current) {
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    client.current = new OcopLive({ url, token: () => session().token });
+  }
+
+  const loadProducts = useCallback(async () => {
+    const r = await api('GET', `/api/products?seller=${encodeURIComponent(sellerId)}&limit=100`);
+    setProducts(r.body?.items ?? []);
+  }, [sellerId]);
+  const loadShows = useCallback(async () => {
+    const all = [];
+    let cursor = null;
+    // A seller's shows, a hundred at a time, newest first on screen (at most 1,000 read).
+    for (let page = 0; page < 10; page += 1) {
+      const r = await api('GET', `/api/seller/shows?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+      if (!r.ok) break;
+      all.push(...r.body.items);
+      cursor = r.body.next_cursor;
+      if (!cursor) break;
+    }
+    setShows(all.reverse());
+  }, []);
+  const putOrder = useCallback((o) => setOrders((m) => new Map(m).set(o.id, o)), []);
+
+  useEffect(() => {
+    const c = client.current;
+    c.connect().catch(() => {});
+    loadProducts();
+    loadShows();
+    api('GET', '/api/seller/orders?limit=1000').then((r) => {
+      setOrders((m) => {
+        const next = new Map(m);
+        for (const o of r.body?.items ?? []) if (!next.has(o.id)) next.set(o.id, o);
+        return next;
+      });
+    });
+    // Every new order and every change, live, whichever tab is open.
+    const sub = c.subscribe(`seller:${sellerId}`, {
+      onEvent(ev) {
+        if (ev.ev === 'order' && ev.data.order) putOrder(ev.data.order);
+      },
+    });
+    return () => { sub.unsubscribe?.(); c.close(); };
+  }, [sellerId]);
+
+  const choose = (next) => {
+    setTab(next);
+    history.replaceState(null, '', `#${next}`);
+  };
+  const fresh = [...orders.values()].filter((o) => o.status === 'placed').length;
+  const say = setMessage;
+  const names = new Map((products ?? []).map((p) => [p.id, p.name]));
+
+  return html`
+    <h1>${l('title')}</h1>
+    <nav class="tabs" aria-label=${l('title')}>
+      ${TABS.map((k) => html`
+        <button type="button" id=${`tab-${k}`} class="tab" aria-current=${tab === k ? 'page' : undefined}
+          onClick=${() => choose(k)}>
+          ${l(`tab${k[0].toUpperCase()}${k.slice(1)}`)}${k === 'orders' && fresh ? html` <span class="count">${fresh}</span>` : ''}
+        </button>`)}
+    </nav>
+    <p class="result" role="status" aria-live="polite">${message}</p>
+    ${tab === 'shows' && html`<${ShowsTab} shows=${shows} products=${products} names=${names} client=${client.current}
+      reload=${loadShows} say=${say} />`}
+    ${tab === 'products' && html`<${ProductsTab} products=${products} reload=${loadProducts} say=${say} sellerId=${sellerId} />`}
+    ${tab === 'orders' && html`<${OrdersTab} orders=${orders} putOrder=${putOrder} say=${say} />`}
+    ${tab === 'profile' && html`<${ProfileTab} sellerId=${sellerId} say=${say} />`}`;
+}
+
+// ---------------------------------------------------------------- shows
+
+function ShowsTab({ shows, products, names, client, reload, say }) {
+  const [controlled, setControlled] = useState(null);
+  const [summaryOf, setSummaryOf] = useState(null);
+  if (!shows || !products) return html`<p>${l('loading')}</p>`;
+  const live = controlled && shows.find((s) => s.id === controlled && s.status === 'live');
+  const act = async (show, what) => {
+    const r = await api('POST', `/api/shows/${show.id}/${what}`, {});
+    say(r.ok ? l('done') : problem(r));
+    if (r.ok && what === 'start') setControlled(show.id);
+    if (r.ok && what === 'end') { setControlled(null); setSummaryOf(r.body.show); }
+    reload();
+  };
+  return html`
+    ${live && html`<${Control} key=${live.id} show=${live} names=${names} client=${client} say=${say}
+      onClose=${() => setControlled(null)} onEnd=${() => act(live, 'end')} />`}
+    ${summaryOf && html`<${Summary} key=${summaryOf.id} show=${summaryOf} names=${names} onClose=${() => setSummaryOf(null)} />`}
+    <section class="panel" aria-labelledby="shows-title">
+      <h2 id="shows-title">${l('shows')}</h2>
+      ${shows.length === 0 && html`<p>${l('noShows')}</p>`}
+      <ul class="cards">
+        ${shows.map((s) => html`
+          <li class="card" data-show=${s.id} key=${s.id}>
+            <span class=${s.status === 'live' ? 'badge' : 'badge soon'}>${l(s.status)}</span>
+            <h3>${s.title}</h3>
+            <p>${s.status === 'scheduled' && s.scheduled_at ? l('at', vnTime(s.scheduled_at)) : ''}
+              ${s.status === 'live' ? l('startedAt', vnTime(s.started_at)) : ''}
+              ${s.status === 'ended' ? l('endedAt', vnTime(s.ended_at)) : ''}
+              ${' · '}${t('products', s.lineup.length)}</p>
+            <p><a href=${`/shows/${s.id}`}>${l('open')}</a></p>
+            <div class="actions">
+              ${s.status === 'scheduled' && html`<button type="button" onClick=${() => act(s, 'start')}>${l('start')}</button>`}
+              ${s.status === 'live' && html`<button type="button" onClick=${() => setControlled(s.id)}>${l('control')}</button>
+                <button type="button" class="secondary" onClick=${() => act(s, 'end')}>${l('end')}</button>`}
+              ${s.status === 'ended' && html`<button type="button" class="secondary" onClick=${() => setSummaryOf(s)}>${l('summary')}</button>`}
+            </div>
+          </li>`)}
+      </ul>
+    </section>
+    <${ShowForm} products=${products} reload=${reload} say=${say} />`;
+}
+
+function ShowForm({ products, reload, say }) {
+  const [f, setF] = useState({ title: '', description: '', when: '', kind: 'none', url: '' });
+  const [picked, setPicked] = useState(() => new Set(products.slice(0, 4).map((p) => p.id)));
+  const [error, setError] = useState('');
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const toggle = (id) => setPicked((s) => { const n = new Set(s); if (n.has(id)) n.delete(id); else n.add(id); return n; });
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = {
+      title: f.title, description: f.description || undefined, scheduled_at: fromVietnamLocal(f.when),
+      stream: f.kind === 'none' ? { kind: 'none' } : { kind: f.kind, url: f.url },
+      products: products.filter((p) => picked.has(p.id)).map((p) => p.id),
+    };
+    const r = await api('POST', '/api/shows', body);
+    setError(r.ok ? '' : problem(r));
+    if (r.ok) {
+      say(l('done'));
+      setF({ title: '', description: '', when: '', kind: 'none', url: '' });
+      reload();
+    }
+  };
+  return html`
+    <form class="panel" id="new-show" onSubmit=${submit}>
+      <h2>${l('newShow')}</h2>
+      <label for="new-title">${l('showTitle')}</label>
+      <input id="new-title" required maxlength="120" value=${f.title} onInput=${set('title')} />
+      <label for="new-description">${l('description')}</label>
+      <textarea id="new-description" rows="2" maxlength="2000" value=${f.description} onInput=${set('description')}></textarea>
+      <label for="new-when">${l('scheduledAt')}</label>
+      <input id="new-when" type="datetime-local" value=${f.when} onInput=${set('when')} />
+      <label for="new-stream">${l('stream')}</label>
+      <select id="new-stream" value=${f.kind} onChange=${set('kind')}>
+        ${['none', 'hls', 'youtube', 'facebook'].map((k) => html`<option value=${k}>${l(`sk_${k}`)}</option>`)}
+      </select>
+      ${f.kind !== 'none' && html`<label for="new-url">${l('streamUrl')}</label>
+        <input id="new-url" type="url" required maxlength="500" inputmode="url" value=${f.url} onInput=${set('url')} />`}
+      <fieldset>
+        <legend>${l('lineup')}</legend>
+        ${products.map((p) => html`<label class="check" key=${p.id}>
+          <input type="checkbox" name="p" value=${p.id} checked=${picked.has(p.id)} onChange=${() => toggle(p.id)} /> ${p.name}</label>`)}
+      </fieldset>
+      <p class="error" role="alert">${error}</p>
+      <button type="submit">${l('create')}</button>
+    </form>`;
+}
+
+/** The live room, for its seller: on screen, offers, chat and moderation, as they happen. */
+function Control({ show: initial, names, client, say, onClose, onEnd }) {
+  const [room, setRoom] = useState({ show: initial, pinned: null, offers: new Map(), chat: [], viewers: 0, hearts: 0 });
+  const [log, setLog] = useState([]);
+  const [muteMinutes, setMuteMinutes] = useState(10);
+  const [announcement, setAnnouncement] = useState(initial.announcement ?? '');
+  const [, tick] = useState(0);
+  const id = initial.id;
+  const show = room.show;
+
+  const loadLog = useCallback(async () => {
+    const r = await api('GET', `/api/shows/${id}/moderation`);
+    if (r.ok) setLog(r.body.items.slice(-20).reverse());
+  }, [id]);
+
+  useEffect(() => {
+    const sub = client.subscribe(`show:${id}`, {
+      onSnapshot(snap) {
+        setRoom({ show: snap.show, pinned: snap.pinned, offers: new Map(snap.offers.map((o) => [o.id, o])),
+          chat: snap.chat.slice(-MAX_CHAT), viewers: snap.viewers, hearts: snap.reactions.heart });
+        setAnnouncement(snap.show.announcement ?? '');
+      },
+      onEvent(ev) {
+        const d = ev.data;
+        setRoom((r) => {
+          switch (ev.ev) {
+            case 'chat': return { ...r, chat: [...r.chat, ev].slice(-MAX_CHAT) };
+            case 'chat.deleted': return { ...r, chat: r.chat.filter((c) => c.data.msg_id !== d.msg_id) };
+            case 'pinned': return { ...r, pinned: d.product };
+            case 'offer': return { ...r, offers: new Map(r.offers).set(d.offer.id, d.offer) };
+            case 'stock': {
+              const o = r.offers.get(d.offer_id);
+              return o ? { ...r, offers: new Map(r.offers).set(o.id, { ...o, remaining: d.remaining }) } : r;
+            }
+            case 'show': return { ...r, show: d.show };
+            case 'status': return { ...r, show: { ...r.show, status: d.status } };
+            case 'announcement': return { ...r, show: { ...r.show, announcement: d.text || null } };
+            case 'viewers': return { ...r, viewers: d.count };
+            case 'reactions': return { ...r, hearts: d.heart };
+            default: return r;
+          }
+        });
+      },
+    });
+    loadLog();
+    const timer = setInterval(() => tick((n) => n + 1), 1000);
+    return () => { clearInterval(timer); sub.unsubscribe?.(); };
+  }, [id]);
+
+  const command = async (op, params, after) => {
+    try {
+      const reply = await client.request(op, { show: id, ...params });
+      say(l('done'));
+      if (after) after(reply);
+      loadLog();
+      return reply;
+    } catch (e) {
+      say(refusal(e));
+      return null;
+    }
+  };
+  const userNames = new Map(room.chat.map((c) => [c.data.user.id, c.data.user.name]));
+  const offers = [...room.offers.values()].sort((a, b) => (a.starts_at < b.starts_at ? 1 : -1));
+  const now = client.serverNow();
+
+  return html`
+    <section class="panel control" aria-labelledby="control-title">
+      <h2 id="control-title">${l('onAir')}: ${show.title}</h2>
+      <p class="figures"><span>${l('viewers', room.viewers)}</span> · <span>${l('hearts', room.hearts)}</span></p>
+      <label for="pin">${l('pin')}</label>
+      <select id="pin" value=${room.pinned?.id ?? ''}
+        onChange=${(e) => command('show.pin', { product_id: e.target.value || null })}>
+        <option value="">${l('pinNone')}</option>
+        ${show.lineup.map((x) => html`<option value=${x.product_id}>${x.code} · ${names.get(x.product_id) ?? x.product_id}</option>`)}
+      </select>
+      <${OfferForm} show=${show} names=${names} command=${command} />
+      <h3>${l('offers')}</h3>
+      ${offers.length === 0 && html`<p>${l('noOffers')}</p>`}
+      <ul class="offers-list">
+        ${offers.map((o) => html`<li key=${o.id} data-offer=${o.id} class=${`offer-row of-${o.status}`}>
+          <strong>${o.product_name}</strong> · ${vnd(o.price)} · ${l('remaining', o.remaining, o.quantity)} ·
+          ${o.status === 'live' ? `${l('of_live')} ${countdown(Date.parse(o.ends_at) - now)}` : l(`of_${o.status}`)}
+          ${o.status === 'live' && html` <button type="button" class="secondary small"
+            onClick=${() => command('offer.stop', { offer_id: o.id })}>${l('stop')}</button>`}
+        </li>`)}
+      </ul>
+      <h3>${l('moderation')}</h3>
+      <div class="mod-settings">
+        <label for="slow">${l('slow')}</label>
+        <select id="slow" value=${String(show.slow_mode_s ?? 0)} onChange=${(e) => command('chat.slow', { seconds: Number(e.target.value) })}>
+          ${[0, 5, 10, 30, 60].map((s) => html`<option value=${String(s)}>${s ? l('slowEvery', s) : l('slowOff')}</option>`)}
+        </select>
+        <label for="mute-minutes">${l('muteFor')}</label>
+        <select id="mute-minutes" value=${String(muteMinutes)} onChange=${(e) => setMuteMinutes(Number(e.target.value))}>
+          ${[5, 10, 30, 60, 1440].map((m) => html`<option value=${String(m)}>${l('minutes', m)}</option>`)}
+        </select>
+      </div>
+      <form class="announce" onSubmit=${(e) => { e.preventDefault(); command('show.announce', { text: announcement }); }}>
+        <label for="announcement">${l('announcement')}</label>
+        <input id="announcement" maxlength="500" value=${announcement} onInput=${(e) => setAnnouncement(e.target.value)} />
+        <div class="actions">
+          <button type="submit">${l('announce')}</button>
+          <button type="button" class="secondary" onClick=${() => { setAnnouncement(''); command('show.announce', { text: '' }); }}>${l('unannounce')}</button>
+        </div>
+      </form>
+      <ol class="chat mod-chat" aria-label=${l('moderation')}>
+        ${room.chat.length === 0 && html`<li>${l('noChat')}</li>`}
+        ${room.chat.map((c) => html`<li key=${c.data.msg_id} data-id=${c.data.msg_id}>
+          <span class=${`who role-${c.data.user.role}`}>${c.data.user.name}</span>: <span class="text">${c.data.text}</span>
+          ${c.data.user.role !== 'seller' && html`<div class="actions">
+            <button type="button" class="secondary small" onClick=${() => command('chat.delete', { msg_id: c.data.msg_id })}>${l('delete')}</button>
+            <button type="button" class="secondary small" onClick=${() => command('chat.mute', { user_id: c.data.user.id, minutes: muteMinutes })}>${l('mute', muteMinutes)}</button>
+            <button type="button" class="secondary small" onClick=${() => command('chat.ban', { user_id: c.data.user.id })}>${l('ban')}</button>
+            ${c.data.user.role === 'buyer' && !(show.moderators ?? []).includes(c.data.user.id) && html`<button type="button" class="secondary small"
+              onClick=${() => command('show.moderators', { add: [c.data.user.id] }, (r) => setRoom((x) => ({ ...x, show: { ...x.show, moderators: r.moderators } })))}>${l('makeMod')}</button>`}
+          </div>`}
+        </li>`)}
+      </ol>
+      <h3>${l('moderators')}</h3>
+      ${(show.moderators ?? []).length === 0 ? html`<p>${l('noModerators')}</p>` : html`<ul class="plain">
+        ${show.moderators.map((m) => html`<li key=${m}>${userNames.get(m) ?? m}
+          <button type="button" class="secondary small" onClick=${() => command('show.moderators', { remove: [m] },
+            (r) => setRoom((x) => ({ ...x, show: { ...x.show, moderators: r.moderators } })))}>${l('removeMod')}</button></li>`)}
+      </ul>`}
+      ${log.length > 0 && html`<details class="log"><summary>${l('log')}</summary><ul class="plain">
+        ${log.map((e) => html`<li key=${e.id}>${vnTime(e.at)} · ${e.by?.name ?? ''} · ${l(`act_${e.action}`)}${e.detail ? ` · ${e.detail}` : ''}</li>`)}
+      </ul></details>`}
+      <div class="actions">
+        <button type="button" class="secondary" onClick=${onClose}>${l('close')}</button>
+        <button type="button" class="secondary" onClick=${onEnd}>${l('end')}</button>
+      </div>
+    </section>`;
+}
+
+function countdown(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function OfferForm({ show, names, command }) {
+  const [f, setF] = useState({ product: show.lineup[0]?.product_id ?? '', price: '', qty: '10', limit: '1', secs: '60' });
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    const reply = await command('offer.start', { product_id: f.product, price: Number(f.price), quantity: Number(f.qty),
+      per_buyer_limit: Number(f.limit), duration_s: Number(f.secs) });
+    if (reply) setF({ ...f, price: '' });
+  };
+  const field = (id, key, label, attrs) => html`<label for=${id}>${label}</label>
+    <input id=${id} type="number" required inputmode="numeric" value=${f[key]} onInput=${set(key)} ...${attrs} />`;
+  return html`
+    <form class="offer-form" onSubmit=${submit}>
+      <h3>${l('offer')}</h3>
+      <label for="o-product">${l('product')}</label>
+      <select id="o-product" value=${f.product} onChange=${set('product')}>
+        ${show.lineup.map((x) => html`<option value=${x.product_id}>${x.code} · ${names.get(x.product_id) ?? ''}</option>`)}
+      </select>
+      <div class="grid2">
+        <div>${field('o-price', 'price', l('price'), { min: 1 })}</div>
+        <div>${field('o-qty', 'qty', l('qty'), { min: 1 })}</div>
+        <div>${field('o-limit', 'limit', l('limit'), { min: 1, max: 99 })}</div>
+        <div>${field('o-secs', 'secs', l('seconds'), { min: 10, max: 7200 })}</div>
+      </div>
+      <button type="submit">${l('launch')}</button>
+    </form>`;
+}
+
+function Summary({ show, names, onClose }) {
+  const [s, setS] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api('GET', `/api/shows/${show.id}/summary`).then((r) => (r.ok ? setS(r.body.summary) : setError(problem(r))));
+  }, [show.id]);
+  const row = (k, v) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`;
+  const lines = (items, label) => html`<table>
+    <thead><tr><th scope="col">${label}</th><th scope="col">${l('orderCount')}</th><th scope="col">${l('units')}</th><th scope="col">${l('revenue')}</th></tr></thead>
+    <tbody>${items.map((x, i) => html`<tr key=${x.id}><th scope="row">${label === l('perOffer') ? l('offerN', i + 1) : (names.get(x.id) ?? x.id)}</th>
+      <td>${x.orders}</td><td>${x.units}</td><td>${vnd(x.revenue)}</td></tr>`)}</tbody></table>`;
+  return html`
+    <section class="panel summary" aria-labelledby="summary-title">
+      <h2 id="summary-title">${l('sumTitle', show.title)}</h2>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${!s && !error && html`<p>${l('loading')}</p>`}
+      ${s && html`<dl class="figures-grid">
+          ${row(l('duration'), l('mins', Math.floor(s.duration_s / 60), s.duration_s % 60))}
+          ${row(l('peak'), s.peak_viewers)} ${row(l('unique'), s.unique_viewers)}
+          ${row(l('chatCount'), s.chat_messages)} ${row(l('heartCount'), s.hearts)}
+          ${row(l('orderCount'), s.orders)} ${row(l('units'), s.units)} ${row(l('revenue'), vnd(s.revenue))}
+        </dl>
+        ${s.products.length > 0 && lines(s.products, l('perProduct'))}
+        ${s.offers.length > 0 && lines(s.offers, l('perOffer'))}`}
+      <button type="button" class="secondary" onClick=${onClose}>${l('close')}</button>
+    </section>`;
+}
+
+// ---------------------------------------------------------------- products
+
+const EMPTY_PRODUCT = {
+  kind: 'single', name: '', unit: '', price: '', stock: '0', province: '', group: 'food', stars: '3', potential: false,
+  description: '', story: '', images: '', certNumber: '', certBy: '', certAt: '', certUntil: '', components: {},
+};
+
+function formOf(p) {
+  return {
+    kind: p.kind, name: p.name, unit: p.unit, price: String(p.price), stock: String(p.stock), province: p.province,
+    group: p.group, stars: String(p.stars), potential: p.potential_five_star, description: p.description, story: p.story,
+    images: p.images.join('\n'), certNumber: p.certificate?.number ?? '', certBy: p.certificate?.issued_by ?? '',
+    certAt: p.certificate?.issued_at ?? '', certUntil: p.certificate?.expires_at ?? '',
+    components: Object.fromEntries((p.components ?? []).map((c) => [c.product_id, String(c.qty)])),
+  };
+}
+
+function ProductsTab({ products, reload, say, sellerId }) {
+  const [editing, setEditing] = useState(null);
+  const [province, setProvince] = useState('');
+  useEffect(() => {
+    api('GET', `/api/sellers/${sellerId}`).then((r) => setProvince(r.body?.seller?.province ?? ''));
+  }, [sellerId]);
+  if (!products) return html`<p>${l('loading')}</p>`;
+  return html`
+    <section class="panel" aria-labelledby="products-title">
+      <h2 id="products-title">${l('products')}</h2>
+      ${products.length === 0 && html`<p>${l('noProducts')}</p>`}
+      <ul class="cards">
+        ${products.map((p) => html`<li class="card" key=${p.id} data-product=${p.id}>
+          <h3>${p.name}</h3>
+          <p>${vnd(p.price)} / ${p.unit} · ${'★'.repeat(p.stars)} · ${l(p.kind === 'combo' ? 'combo' : 'single')}</p>
+          <p class="stock">${l('stockOf', p.stock)}</p>
+          <p class=${p.certificate_expired ? 'warn' : ''}>${p.certificate ? (p.certificate_expired ? l('certExpired') : l('certOk', p.certificate.number)) : l('noCert')}</p>
+          <div class="actions"><button type="button" class="secondary" onClick=${() => setEditing(p)}>${l('edit')}</button></div>
+        </li>`)}
+      </ul>
+    </section>
+    <${ProductForm} key=${editing?.id ?? 'new'} editing=${editing} products=${products} province=${province}
+      onDone=${() => { setEditing(null); reload(); say(l('done')); }} onCancel=${() => setEditing(null)} />`;
+}
+
+function ProductForm({ editing, products, province, onDone, onCancel }) {
+  const [f, setF] = useState(() => (editing ? formOf(editing) : { ...EMPTY_PRODUCT }));
+  const [error, setError] = useState('');
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value });
+  const combo = f.kind === 'combo';
+  const singles = products.filter((p) => p.kind === 'single' && p.id !== editing?.id);
+  const submit = async (e) => {
+    e.preventDefault();
+    const stars = Number(f.stars);
+    const cert = f.certNumber || f.certBy || f.certAt || f.certUntil
+      ? { number: f.certNumber, issued_by: f.certBy, issued_at: f.certAt, expires_at: f.certUntil } : undefined;
+    const body = {
+      name: f.name, unit: f.unit, price: Number(f.price), province: f.province || province, group: f.group, stars,
+      potential_five_star: stars === 4 && f.potential, description: f.description, story: f.story,
+      images: f.images.split('\n').map((x) => x.trim()).filter(Boolean),
+      certificate: cert,
+      components: combo ? Object.entries(f.components).filter(([, q]) => Number(q) > 0).map(([id, q]) => ({ product_id: id, qty: Number(q) })) : undefined,
+    };
+    if (!combo) body.stock = Number(f.stock);
+    if (!editing) body.kind = f.kind;
+    const r = editing ? await api('PATCH', `/api/products/${editing.id}`, body) : await api('POST', '/api/products', body);
+    setError(r.ok ? '' : problem(r));
+    if (r.ok) { setF({ ...EMPTY_PRODUCT }); onDone(); }
+  };
+  const text = (id, key, label, attrs = {}) => html`<label for=${id}>${label}</label>
+    <input id=${id} value=${f[key]} onInput=${set(key)} ...${attrs} />`;
+  return html`
+    <form class="panel product-form" id="product-form" onSubmit=${submit}>
+      <h2>${editing ? l('editProduct', editing.name) : l('newProduct')}</h2>
+      ${!editing && html`<label for="p-kind">${l('kind')}</label>
+        <select id="p-kind" value=${f.kind} onChange=${set('kind')}>
+          <option value="single">${l('single')}</option><option value="combo">${l('combo')}</option>
+        </select>`}
+      ${text('p-name', 'name', l('name'), { required: true, maxlength: 120 })}
+      ${text('p-unit', 'unit', l('unit'), { required: true, maxlength: 30 })}
+      <div class="grid2">
+        <div>${text('p-price', 'price', l('listPrice'), { required: true, type: 'number', min: 1, max: 1000000000, inputmode: 'numeric' })}</div>
+        ${!combo && html`<div>${text('p-stock', 'stock', l('stock'), { required: true, type: 'number', min: 0, max: 1000000, inputmode: 'numeric' })}</div>`}
+      </div>
+      ${text('p-province', 'province', l('province'), { maxlength: 60, placeholder: province })}
+      <div class="grid2">
+        <div><label for="p-group">${l('group')}</label>
+          <select id="p-group" value=${f.group} onChange=${set('group')}>${GROUPS.map((g) => html`<option value=${g}>${l(`g_${g}`)}</option>`)}</select></div>
+        <div><label for="p-stars">${l('stars')}</label>
+          <select id="p-stars" value=${f.stars} onChange=${set('stars')}>${['3', '4', '5'].map((s) => html`<option value=${s}>${s} ★</option>`)}</select></div>
+      </div>
+      ${f.stars === '4' && html`<label class="check"><input type="checkbox" id="p-potential" checked=${f.potential} onChange=${set('potential')} /> ${l('potential')}</label>`}
+      <label for="p-description">${l('description')}</label>
+      <textarea id="p-description" rows="2" maxlength="500" value=${f.description} onInput=${set('description')}></textarea>
+      <label for="p-story">${l('story')}</label>
+      <textarea id="p-story" rows="4" maxlength="2000" value=${f.story} onInput=${set('story')}></textarea>
+      <label for="p-images">${l('images')}</label>
+      <textarea id="p-images" rows="2" value=${f.images} onInput=${set('images')} inputmode="url"></textarea>
+      <fieldset>
+        <legend>${l('cert')}</legend>
+        ${text('p-cert-number', 'certNumber', l('certNumber'), { maxlength: 64 })}
+        ${text('p-cert-by', 'certBy', l('certBy'), { maxlength: 120 })}
+        <div class="grid2">
+          <div>${text('p-cert-at', 'certAt', l('certAt'), { type: 'date' })}</div>
+          <div>${text('p-cert-until', 'certUntil', l('certUntil'), { type: 'date' })}</div>
+        </div>
+      </fieldset>
+      ${combo && html`<fieldset>
+        <legend>${l('components')}</legend>
+        ${singles.map((p) => html`<div class="component" key=${p.id}>
+          <label for=${`c-${p.id}`}>${p.name}</label>
+          <input id=${`c-${p.id}`} type="number" min="0" max="100" inputmode="numeric" value=${f.components[p.id] ?? '0'}
+            onInput=${(e) => setF({ ...f, components: { ...f.components, [p.id]: e.target.value } })} />
+        </div>`)}
+      </fieldset>`}
+      <p class="error" role="alert">${error}</p>
+      <div class="actions">
+        <button type="submit">${l('save')}</button>
+        ${editing && html`<button type="button" class="secondary" onClick=${onCancel}>${l('cancelEdit')}</button>`}
+      </div>
+    </form>`;
+}
+
+// ---------------------------------------------------------------- orders
+
+function OrdersTab({ orders, putOrder, say }) {
+  const [filter, setFilter] = useState('all');
+  const all = [...orders.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  const shown = all.filter((o) => filter === 'all' || (filter === 'waiting' ? o.needs_address : o.status === filter));
+  const act = async (o, what) => {
+    const r = await api('POST', `/api/seller/orders/${o.id}/${what}`, {});
+    if (r.ok) putOrder(r.body.order);
+    say(r.ok ? l('done') : problem(r));
+  };
+  const csv = async () => {
+    const r = await fetch('/api/seller/orders?format=csv&limit=1000', { headers: { authorization: `Bearer ${session().token}` } });
+    if (!r.ok) { say(t('tryAgain')); return; }
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(await r.blob());
+    a.download = 'don-hang.csv';
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+  return html`
+    <section class="panel" aria-labelledby="orders-title">
+      <h2 id="orders-title">${l('orders')}</h2>
+      <div class="grid2">
+        <div><label for="order-filter">${l('filter')}</label>
+          <select id="order-filter" value=${filter} onChange=${(e) => setFilter(e.target.value)}>
+            <option value="all">${l('all')}</option>
+            ${['placed', 'confirmed', 'shipped', 'cancelled'].map((s) => html`<option value=${s}>${l(`st_${s}`)}</option>`)}
+            <option value="waiting">${l('waiting')}</option>
+          </select></div>
+        <div><button type="button" class="secondary" onClick=${csv}>${l('csv')}</button></div>
+      </div>
+      <ol class="orders" aria-live="polite">
+        ${shown.length === 0 && html`<li>${l('noOrders')}</li>`}
+        ${shown.map((o) => html`<${OrderRow} key=${o.id} o=${o} act=${act} />`)}
+      </ol>
+    </section>`;
+}
+
+function OrderRow({ o, act }) {
+  const item = o.items[0];
+  const who = o.delivery ? [o.delivery.name, o.delivery.phone, o.delivery.address].filter(Boolean).join(' · ') : '';
+  return html`<li class=${`order status-${o.status}`} data-id=${o.id}>
+    <p class="what">${item.name} × ${item.qty} · ${vnd(o.total)}</p>
+    <p class="state">${l(`st_${o.status}`)}${o.needs_address ? ` (${l('waiting')})` : ''}</p>
+    <p>${who}</p>
+    <p class="when">${vnTime(o.created_at)} · ${l(`src_${o.source}`)}</p>
+    <div class="actions">
+      ${o.status === 'placed' && !o.needs_address && html`<button type="button" onClick=${() => act(o, 'confirm')}>${l('confirm')}</button>`}
+      ${o.status === 'confirmed' && html`<button type="button" onClick=${() => act(o, 'ship')}>${l('ship')}</button>`}
+      ${(o.status === 'placed' || o.status === 'confirmed') && html`<button type="button" class="secondary" onClick=${() => act(o, 'cancel')}>${l('cancel')}</button>`}
+    </div>
+  </li>`;
+}
+
+// ---------------------------------------------------------------- profile
+
+function ProfileTab({ sellerId, say }) {
+  const [f, setF] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api('GET', `/api/sellers/${sellerId}`).then((r) => {
+      const s = r.body?.seller ?? {};
+      setF({ display_name: s.display_name ?? session().user.name, kind: s.kind ?? 'household', province: s.province ?? '',
+        commune: s.commune ?? '', intro: s.intro ?? '', phone: s.phone ?? '' });
+    });
+  }, [sellerId]);
+  if (!f) return html`<p>${l('loading')}</p>`;
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = { ...f };
+    for (const k of ['province', 'commune', 'intro', 'phone']) if (!body[k]) delete body[k];
+    const r = await api('PUT', '/api/seller/profile', body);
+    setError(r.ok ? '' : problem(r));
+    if (r.ok) say(l('done'));
+  };
+  const text = (id, key, label, attrs = {}) => html`<label for=${id}>${label}</label><input id=${id} value=${f[key]} onInput=${set(key)} ...${attrs} />`;
+  return html`
+    <form class="panel" id="profile-form" onSubmit=${submit}>
+      <h2>${l('profile')}</h2>
+      ${text('s-name', 'display_name', l('displayName'), { required: true, maxlength: 120 })}
+      <label for="s-kind">${l('sellerKind')}</label>
+      <select id="s-kind" value=${f.kind} onChange=${set('kind')}>
+        ${['cooperative', 'household', 'enterprise'].map((k) => html`<option value=${k}>${l(`k_${k}`)}</option>`)}
+      </select>
+      ${text('s-province', 'province', l('province'), { maxlength: 60 })}
+      ${text('s-commune', 'commune', l('commune'), { maxlength: 80 })}
+      ${text('s-phone', 'phone', l('phone'), { type: 'tel', inputmode: 'tel', autocomplete: 'tel' })}
+      <label for="s-intro">${l('intro')}</label>
+      <textarea id="s-intro" rows="3" maxlength="500" value=${f.intro} onInput=${set('intro')}></textarea>
+      <p class="error" role="alert">${error}</p>
+      <button type="submit">${l('save')}</button>
+    </form>`;
 }

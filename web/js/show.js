@@ -22,10 +22,11 @@ export async function showPage(root, showId) {
   const heartCount = el('span', {}, '0');
   const hearts = el('button', { type: 'button', class: 'heart' }, '♥ ', heartCount, el('span', { class: 'sr' }, ` ${t('sendHeart')}`));
   const conn = el('p', { class: 'conn', role: 'status' });
+  const notice = el('p', { class: 'announcement', role: 'status', 'aria-live': 'polite' });
   const form = chatForm();
   root.replaceChildren(
     el('header', { class: 'show-head' }, status, title, viewers),
-    video, conn, pinned, offer, result,
+    video, conn, notice, pinned, offer, result,
     el('section', { class: 'chat-box', 'aria-label': t('chat') }, chat, hint, el('div', { class: 'chat-actions' }, form, hearts)),
   );
 
@@ -215,6 +216,7 @@ export async function showPage(root, showId) {
   client.subscribe(`show:${showId}`, {
     onSnapshot(snap) {
       state.show = snap.show;
+      notice.textContent = snap.show.announcement || '';
       state.pinned = snap.pinned;
       state.offers = new Map(snap.offers.map((o) => [o.id, o]));
       chat.replaceChildren();
@@ -239,6 +241,7 @@ export async function showPage(root, showId) {
         }
         case 'status': state.show = { ...state.show, status: d.status }; drawShow(); drawPinned(); drawOffer(); break;
         case 'show': state.show = d.show; drawShow(); break;
+        case 'announcement': notice.textContent = d.text || ''; break;
         case 'viewers': viewers.textContent = t('viewers', d.count); break;
         case 'reactions': heartCount.textContent = String(d.heart); break;
         default: break;
@@ -267,17 +270,47 @@ function drawVideo(box, show) {
     node = el('iframe', { src: `https://www.facebook.com/plugins/video.php?href=${encodeURIComponent(s.url)}&show_text=false`, title: show.title, allow: 'autoplay; encrypted-media; picture-in-picture', allowfullscreen: '' });
   } else if (s.kind === 'hls' && s.url) {
     const v = el('video', { controls: '', playsinline: '', muted: '', autoplay: '', 'aria-label': show.title });
+    v.muted = true;
     if (v.canPlayType('application/vnd.apple.mpegurl')) {
       v.src = s.url;
-      node = v;
     } else {
-      node = el('p', { class: 'poster' }, t('hlsUnsupported'));
+      playWithHlsJs(v, s.url, box);
     }
+    node = v;
   }
   if (!node) node = el('div', { class: 'poster', role: 'img', 'aria-label': t('noVideo') }, el('span', {}, show.title));
   if (box.firstChild && box.firstChild.dataset && box.firstChild.dataset.stream === `${s.kind}:${s.url}`) return;
   node.dataset.stream = `${s.kind}:${s.url}`;
   box.replaceChildren(node);
+}
+
+/**
+ * Plays an HLS stream on a browser without native HLS through hls.js, fetched only now (it is
+ * most of a show page's weight); a poster says so when neither can play it.
+ */
+async function playWithHlsJs(video, url, box) {
+  const unsupported = () => box.replaceChildren(el('p', { class: 'poster' }, t('hlsUnsupported')));
+  let Hls;
+  try {
+    Hls = (await import('../vendor/hls.light.min.mjs')).default;
+  } catch {
+    unsupported();
+    return;
+  }
+  if (!Hls.isSupported()) {
+    unsupported();
+    return;
+  }
+  // No worker: the page's policy allows scripts from this server only, not blob: workers.
+  const hls = new Hls({ enableWorker: false, lowLatencyMode: true });
+  hls.on(Hls.Events.ERROR, (_, data) => {
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+    else setTimeout(() => hls.loadSource(url), 5000);
+  });
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  video.dataset.player = 'hls.js';
 }
 
 function youtubeId(url) {
