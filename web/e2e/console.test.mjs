@@ -95,7 +95,7 @@ describe('seller console', () => {
     await page.click('#product-form button[type=submit]');
     await page.locator('[data-product]', { hasText: 'Tồn kho: 60' }).waitFor();
     await combo.locator('.stock', { hasText: 'Tồn kho: 30' }).waitFor();
-    await shoot(page, 'seller-products', PHONES[1]);
+    await shoot(page, 'seller-products');
 
     // A show scheduled for an evening (Vietnam time), then taken live.
     await page.click('#tab-shows');
@@ -138,7 +138,7 @@ describe('seller console', () => {
     await buyers[0].page.locator('.result', { hasText: 'Đã chốt đơn' }).waitFor();
     await buyers[1].page.locator('.offer .countdown', { hasText: 'Đã hết hàng' }).waitFor();
     await page.locator('.offers-list li', { hasText: 'Hết hàng' }).waitFor();
-    await shoot(page, 'seller-control', PHONES[1]);
+    await shoot(page, 'seller-control');
 
     // The order is in the console at once; confirmed there, the buyer sees it on /me.
     await page.click('#tab-orders');
@@ -147,7 +147,7 @@ describe('seller console', () => {
     assert.match(await row.textContent(), /99\.000/);
     await row.locator('button', { hasText: 'Xác nhận' }).click();
     await row.locator('.state', { hasText: 'Đã xác nhận' }).waitFor();
-    await shoot(page, 'seller-orders', PHONES[1]);
+    await shoot(page, 'seller-orders');
     const orderId = await row.getAttribute('data-id');
     await buyers[0].page.goto('/me');
     await buyers[0].page.locator(`.order[data-id="${orderId}"] .state`, { hasText: 'xác nhận' }).waitFor();
@@ -210,7 +210,7 @@ describe('seller console', () => {
     await page.locator('#summary-title').waitFor();
     await page.locator('.figures-grid div', { hasText: 'Bình luận' }).locator('dd', { hasText: '2' }).waitFor();
     await viewer.page.locator('.show-head .badge', { hasText: 'Đã kết thúc' }).waitFor();
-    await shoot(page, 'seller-summary', PHONES[1]);
+    await shoot(page, 'seller-summary');
     assert.deepEqual(page.errors, []);
     assert.deepEqual(viewer.page.errors.filter((e) => !/status of 4\d\d/.test(e)), []);
     await viewer.context.close();
@@ -228,7 +228,7 @@ describe('seller console', () => {
     await page.click('#lang');
     await page.waitForFunction(() => document.documentElement.lang === 'vi');
     await page.locator('h1', { hasText: 'Bàn điều khiển ban tổ chức' }).waitFor();
-    await shoot(page, 'organiser', PHONES[0]);
+    await shoot(page, 'organiser');
     assert.deepEqual(page.errors, []);
     await context.close();
   });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 
 import { DEMO_BUYER, DEMO_PASSWORD, DEMO_SELLER, api, client, login, startProxy, startServer } from '../testing/server.mjs';
-import { PHONES, SHOTS, launch, phone as open, serious, signIn } from '../testing/browser.mjs';
+import { PHONES, SHOTS, launch, phone as open, serious, shoot, signIn } from '../testing/browser.mjs';
 
 let server;
 let browser;
@@ -85,8 +85,7 @@ describe('pages', () => {
     }
     assert.ok(mine.some((o) => o.source === 'pinned'), 'the button ordered');
     assert.ok(mine.some((o) => o.source === 'chat'), '"chốt 1" ordered');
-    await page.screenshot({ path: path.join(SHOTS, `show-${PHONES[1].name}.png`), fullPage: true });
-    assert.deepEqual(await serious(page), [], 'show: no serious or critical accessibility violation');
+    await shoot(page, 'show');
     assert.deepEqual(page.errors, []);
     await context.close();
   });
@@ -105,7 +104,7 @@ describe('pages', () => {
       assert.match(await p.page.locator('.offer .sold').textContent(), /Đã bán 0\/1/);
       pages.push(p);
     }
-    await pages[0].page.screenshot({ path: path.join(SHOTS, `offer-${PHONES[0].name}.png`), fullPage: true });
+    await shoot(pages[0].page, 'offer');
     await pages[0].page.click('.offer .buy');
     await pages[0].page.locator('.result', { hasText: 'Đã chốt đơn' }).waitFor();
     await pages[1].page.locator('.offer .countdown', { hasText: 'Đã hết hàng' }).waitFor();
@@ -153,8 +152,7 @@ describe('pages', () => {
     await page.waitForURL('**/me');
     const row = page.locator(`.order[data-id="${placed.order.id}"]`);
     await row.locator('.state', { hasText: 'Chờ địa chỉ' }).waitFor();
-    await page.screenshot({ path: path.join(SHOTS, `me-${PHONES[1].name}.png`), fullPage: true });
-    assert.deepEqual(await serious(page), [], 'me: no serious or critical accessibility violation');
+    await shoot(page, 'me');
     await row.locator('textarea').fill('25 Trần Phú, Hải Châu, Đà Nẵng');
     await row.locator('input[autocomplete="tel"]').fill('0905 123 456');
     await row.locator('button').click();
@@ -193,8 +191,7 @@ describe('pages', () => {
     const { order } = await b.request('order.place', { show: demoShow.id, offer_id: offer.id, qty: 1, key: `console-${Date.now()}` });
     const row = page.locator(`.orders [data-id="${order.id}"]`);
     await row.waitFor();
-    await page.screenshot({ path: path.join(SHOTS, `seller-${PHONES[1].name}.png`), fullPage: true });
-    assert.deepEqual(await serious(page), [], 'seller: no serious or critical accessibility violation');
+    await shoot(page, 'seller');
     await row.locator('button', { hasText: 'Xác nhận' }).click();
     await page.locator(`.orders [data-id="${order.id}"] .state`, { hasText: 'Đã xác nhận' }).waitFor();
     assert.deepEqual(page.errors, []);

@@ -60,10 +60,18 @@ export async function signIn(page, email, next, password = DEMO_PASSWORD) {
   await page.waitForURL(`**${next}`);
 }
 
-/** A screenshot of the whole page, named `<name>-<size>.png`, that no accessibility check fails. */
-export async function shoot(page, name, size) {
-  // From the top, so a sticky header is where a reader expects it.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: path.join(SHOTS, `${name}-${size.name}.png`), fullPage: true });
-  assert.deepEqual(await serious(page), [], `${name}: no serious or critical accessibility violation`);
+/**
+ * Screenshots of the whole page at each phone size (`<name>-<size>.png`), and no serious or
+ * critical accessibility violation at either.
+ */
+export async function shoot(page, name) {
+  const own = page.viewportSize();
+  for (const size of PHONES) {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    // From the top, so a sticky header is where a reader expects it.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${size.name}.png`), fullPage: true });
+    assert.deepEqual(await serious(page), [], `${name} at ${size.name}: no serious or critical accessibility violation`);
+  }
+  await page.setViewportSize(own);
 }
