@@ -17,15 +17,17 @@ use tower_http::trace::TraceLayer;
 use crate::accounts::{AccountError, Accounts};
 use crate::auth::Tokens;
 use crate::catalog::Catalog;
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
-use crate::hub::{ConnKey, Hub};
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::presence::{REPORT_TTL, Reports};
 use crate::shows::{Shows, ShowsConfig};
 use crate::snapshot::{HistoryOnly, Snapshots};
+use crate::state::{AppState, Shared};
 use crate::transport::http::{HttpServer, ServeOptions};
 use crate::{ops, transport};
 
@@ -39,53 +41,6 @@ const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 const SALES_TICK: Duration = Duration::from_millis(100);
 /// The shows' tick: viewer counts and reactions are broadcast at most this often.
 const SHOW_TICK: Duration = Duration::from_secs(1);
-
-/// Everything a request or a connection needs; one pointer, cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// The state behind [`AppState`].
-pub struct Shared {
-    pub config: Arc<Config>,
-    pub engine: Engine,
-    pub hub: Arc<Hub>,
-    pub tokens: Arc<Tokens>,
-    pub metrics: Arc<Metrics>,
-    pub snapshots: Arc<dyn Snapshots>,
-    /// Cancelled when the server begins shutting down.
-    pub shutdown: CancellationToken,
-    /// Tracks connection tasks so shutdown can wait for them.
-    pub connections: TaskTracker,
-    /// One permit per open WebSocket: the connection limit.
-    pub connection_slots: Arc<Semaphore>,
-    /// False while the engine does not answer.
-    pub ready: Arc<AtomicBool>,
-    /// The clock of every connection's rate limiter, shared (making one is slow).
-    pub clock: governor::clock::DefaultClock,
-    /// This node's id in presence reports.
-    pub node_id: Arc<str>,
-    pub accounts: Accounts,
-    pub catalog: Catalog,
-    pub throttles: crate::throttle::Throttles,
-    pub shows: Arc<Shows>,
-    pub sales: Arc<crate::sales::Sales>,
-    /// The OpenAPI document, rendered once.
-    pub openapi: Arc<str>,
-    next_conn: AtomicU64,
-}
-
-impl Shared {
-    pub fn next_conn_key(&self) -> ConnKey {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-}
 
 /// A built server, bound to its listener, not yet serving.
 pub struct App {
@@ -172,7 +127,8 @@ impl App {
         };
         let catalog = Catalog::new(engine.state.clone());
         let accounts = Accounts::new(engine.state.clone(), catalog.clone());
-        let now = crate::protocol::now_rfc3339();
+        let clock = Clock::system();
+        let now = clock.rfc3339();
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             accounts.ensure_admin(email, password, &now).await.map_err(|e| match e {
                 AccountError::Invalid(f) => {
@@ -183,7 +139,7 @@ impl App {
             tracing::info!(email = %email, "admin account ready");
         }
         let demo_seller = if config.demo {
-            let today = crate::api::products::today_in_vietnam();
+            let today = clock.today_in_vietnam();
             match crate::demo::seed(&accounts, &now, today).await {
                 Ok(Some(seeded)) => {
                     tracing::info!("demo data seeded (see README for the logins)");
@@ -204,6 +160,7 @@ impl App {
             catalog.clone(),
             hub.clone(),
             node_id.clone(),
+            clock,
             ShowsConfig {
                 chat_rate: config.limits.chat_rate,
                 chat_burst: config.limits.chat_burst,
@@ -222,10 +179,11 @@ impl App {
             catalog.clone(),
             accounts.clone(),
             shows.clone(),
+            clock,
             crate::sales::SalesConfig { address_deadline: config.address_deadline() },
         ));
         let (engine_state, throttle) = (engine.state.clone(), config.throttle.clone());
-        let state = AppState(Arc::new(Shared {
+        let state = AppState::new(Shared {
             tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
             })?),
@@ -237,9 +195,11 @@ impl App {
             snapshots,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
+            work: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
             node_id,
-            clock: governor::clock::DefaultClock::default(),
+            clock,
+            limiter_clock: governor::clock::DefaultClock::default(),
             shows,
             sales,
             next_conn: AtomicU64::new(1),
@@ -247,7 +207,7 @@ impl App {
             accounts,
             catalog,
             openapi: crate::api::openapi_json().into(),
-        }));
+        });
         let router = router(state.clone());
         Ok(Self { listener, state, router })
     }
@@ -295,6 +255,11 @@ impl App {
             }
         };
         tokio::join!(websockets, http.stop(deadline));
+        // Orders started from chat messages finish (or the deadline passes) before the engine goes.
+        state.work.close();
+        if tokio::time::timeout_at(deadline, state.work.wait()).await.is_err() {
+            tracing::warn!("background work still running after the shutdown timeout");
+        }
         background.cancel();
         tracing::info!("stopped");
         Ok(())

@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`config`]: flags and environment variables.
 //! - [`app`]: builds one server instance (state, router, background tasks) and runs it.
+//! - [`state`]: what every request and connection shares ([`AppState`]).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`api`]: the REST layer (accounts, catalog, traceability) with its OpenAPI document.
 //! - [`shows`]: live shows: lifecycle, chat, moderation, reactions, viewers, pinning.
@@ -23,6 +24,7 @@
 //! - [`domain`]: accounts, seller profiles, products and combos: shapes and validation, no I/O.
 //! - [`vn`]: Vietnamese text: search folding, phone numbers, text cleaning, word filters.
 //! - [`auth`]: users, roles and access tokens.
+//! - [`clock`]: the time services read (the system's, or one that follows tokio's in tests).
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logs.
 //! - [`schema`]: the JSON Schemas of the wire contract, as published in `proto/`.
 //! - [`web`]: the browser client's pages and files, served by the node and embedded in release
@@ -34,6 +36,7 @@ pub mod app;
 pub mod auth;
 pub mod catalog;
 pub mod channel;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -49,11 +52,13 @@ pub mod schema;
 pub mod session;
 pub mod shows;
 pub mod snapshot;
+pub mod state;
 pub mod telemetry;
 pub mod throttle;
 pub mod transport;
 pub mod vn;
 pub mod web;
 
-pub use app::{App, AppState};
+pub use app::App;
 pub use config::Config;
+pub use state::AppState;

@@ -606,18 +606,6 @@ pub enum ServerFrame {
     Event(EventFrame),
 }
 
-/// The current time as RFC 3339 UTC with milliseconds, the protocol's timestamp format.
-pub fn now_rfc3339() -> String {
-    format_rfc3339(time::OffsetDateTime::now_utc())
-}
-
-/// Formats a time as RFC 3339 UTC with milliseconds.
-pub fn format_rfc3339(t: time::OffsetDateTime) -> String {
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.to_offset(time::UtcOffset::UTC).format(FORMAT).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,11 +660,5 @@ mod tests {
         assert_eq!(frame.ch, "show:\"q\"");
         assert_eq!(frame.off, Some(9));
         assert_eq!(frame.data["text"], "chốt 2");
-    }
-
-    #[test]
-    fn rfc3339_has_milliseconds() {
-        let t = time::macros::datetime!(2026-11-29 04:05:06.789 UTC);
-        assert_eq!(format_rfc3339(t), "2026-11-29T04:05:06.789Z");
     }
 }

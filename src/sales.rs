@@ -13,15 +13,17 @@ use uuid::Uuid;
 use crate::accounts::Accounts;
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError, unit_moves};
+use crate::clock::{Clock, ms_to_rfc3339};
 use crate::domain::account::DeliveryContact;
 use crate::domain::chat_order::{self, ChatIntent};
 use crate::domain::show::{Show, ShowStatus};
+use crate::engine::lease::once_per;
 use crate::engine::sales::{
     ActionOutcome, CloseReason, OfferOpen, OfferState, OfferStatus, OpenOutcome, OrderAction, PlaceOrder, PlaceOutcome,
     Refusal, StoredOrder, Target,
 };
 use crate::engine::{Engine, EngineError};
-use crate::protocol::{ErrorCode, ReplyError, format_rfc3339, now_rfc3339};
+use crate::protocol::{ErrorCode, ReplyError};
 use crate::shows::{ShowError, Shows, channel_of};
 
 /// Bounds of an offer, each what a seller on camera could mean.
@@ -39,6 +41,8 @@ const FINISHED_BUYERS_CAP: usize = 2 * MAX_OFFER_QUANTITY as usize;
 /// Address deadlines handled per pass, and how often (in sales ticks) a pass runs.
 const ADDRESS_BATCH: usize = 50;
 const ADDRESS_EVERY_TICKS: u64 = 10;
+/// At most one `stock` event per offer in this period, across nodes.
+const SALES_TICK_PERIOD: Duration = Duration::from_millis(100);
 
 /// An offer as clients see it (`offer` in PROTOCOL.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -56,16 +60,6 @@ pub struct Offer {
     pub ends_at: String,
     /// `live`, `sold_out` or `ended`.
     pub status: String,
-}
-
-fn ms_to_rfc3339(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format_rfc3339(t)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 impl From<&OfferState> for Offer {
@@ -207,6 +201,7 @@ pub struct Sales {
     catalog: Catalog,
     accounts: Accounts,
     shows: Arc<Shows>,
+    clock: Clock,
     config: SalesConfig,
     /// Offers this node knows are sold out or ended (final states), with when it learnt it:
     /// later orders from buyers without a stored outcome are refused here without a round trip.
@@ -234,15 +229,18 @@ fn digest(text: &str) -> String {
     hash.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-fn ms_now_rfc3339_plus(deadline: Duration) -> (u64, String) {
-    let due = now_ms() + deadline.as_millis() as u64;
-    (due, ms_to_rfc3339(due))
-}
-
 impl Sales {
-    pub fn new(engine: Engine, catalog: Catalog, accounts: Accounts, shows: Arc<Shows>, config: SalesConfig) -> Self {
+    pub fn new(
+        engine: Engine,
+        catalog: Catalog,
+        accounts: Accounts,
+        shows: Arc<Shows>,
+        clock: Clock,
+        config: SalesConfig,
+    ) -> Self {
         Self {
             engine,
+            clock,
             catalog,
             accounts,
             shows,
@@ -279,7 +277,7 @@ impl Sales {
             return Err(err(ErrorCode::BadRequest, "the product is not in this show's lineup"));
         }
         let record = self.catalog.record(r.product).await?;
-        let today = crate::api::products::today_in_vietnam();
+        let today = self.clock.today_in_vietnam();
         if record.certificate_expired(today) {
             return Err(err(
                 ErrorCode::InvalidState,
@@ -304,7 +302,7 @@ impl Sales {
                 format!("duration_s must be from {MIN_DURATION_S} to {MAX_DURATION_S}"),
             ));
         }
-        let start = now_ms();
+        let start = self.clock.now_ms();
         let open = OfferOpen {
             seller: show.seller_id,
             id: Uuid::now_v7(),
@@ -504,7 +502,7 @@ impl Sales {
                 match saved {
                     Some(d) => (json!(d), None),
                     None => {
-                        let (due_ms, due_at) = ms_now_rfc3339_plus(self.config.address_deadline);
+                        let (due_ms, due_at) = self.clock.after(self.config.address_deadline);
                         // Scheduled first, so an order that is stored can never miss its deadline.
                         self.engine.sales.address_schedule(seller_id, order_id, due_ms).await?;
                         // What the account knows; optional fields are absent, never null.
@@ -529,7 +527,7 @@ impl Sales {
             "payment": "cod",
             "delivery": delivery,
             "needs_address": due.is_some(),
-            "created_at": now_rfc3339(),
+            "created_at": self.clock.rfc3339(),
         });
         if let Some((_, due_at)) = &due {
             order["address_due_at"] = json!(due_at);
@@ -549,7 +547,7 @@ impl Sales {
             order_id,
             qty: r.qty,
             unit_price,
-            now_ms: now_ms(),
+            now_ms: self.clock.now_ms(),
             target,
             show: Some(show_id),
             product: product_id,
@@ -682,7 +680,7 @@ impl Sales {
             }
             _ => return Err(err(ErrorCode::NotFound, "no such order")),
         };
-        match self.engine.sales.order_act(seller, order_id, action, &now_rfc3339()).await? {
+        match self.engine.sales.order_act(seller, order_id, action, &self.clock.rfc3339()).await? {
             ActionOutcome::Changed(order) => {
                 let view = order_view(&order);
                 if let Some(buyer) = buyer {
@@ -713,7 +711,7 @@ impl Sales {
             return Err(err(ErrorCode::NotFound, "no such order"));
         }
         let contact = serde_json::to_string(contact).map_err(|e| EngineError::Internal(e.to_string()))?;
-        match self.engine.sales.order_deliver(seller, order_id, &contact, &now_rfc3339()).await? {
+        match self.engine.sales.order_deliver(seller, order_id, &contact, &self.clock.rfc3339()).await? {
             ActionOutcome::Changed(order) => {
                 let _ = self.engine.sales.address_unschedule(seller, order_id).await;
                 let view = order_view(&order);
@@ -750,13 +748,13 @@ impl Sales {
     /// Cancels orders whose address deadline passed (exactly once across nodes: the engine
     /// changes an order only while it still waits) and tells both sides.
     async fn expire_addresses(&self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let due = match self.engine.sales.addresses_due(now, ADDRESS_BATCH).await {
             Ok(due) => due,
             Err(e) => return tracing::debug!(error = %e, "address deadline scan failed"),
         };
         for (seller, order) in due {
-            match self.engine.sales.order_expire_address(seller, order, now, &now_rfc3339()).await {
+            match self.engine.sales.order_expire_address(seller, order, now, &self.clock.rfc3339()).await {
                 Ok(Some(cancelled)) => {
                     let _ = self.engine.sales.address_unschedule(seller, order).await;
                     let view = order_view(&cancelled);
@@ -892,7 +890,7 @@ impl Sales {
             if let Some(s) = self.engine.sales.offer_get(show.seller_id, id).await?
                 && s.product == product
                 && s.status == OfferStatus::Live
-                && s.ends_at_ms > now_ms()
+                && s.ends_at_ms > self.clock.now_ms()
             {
                 found = Some(id);
                 break;
@@ -912,7 +910,7 @@ impl Sales {
         if self.ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(ADDRESS_EVERY_TICKS) {
             self.expire_addresses().await;
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         match self.engine.sales.offers_due(now, 50).await {
             Ok(due) => {
                 for (seller, offer) in due {
@@ -935,7 +933,7 @@ impl Sales {
         let dirty: Vec<(Uuid, Uuid)> = self.stock_dirty.lock().unwrap().drain().collect();
         for (seller, offer) in dirty {
             let lock = format!("{{s:{seller}}}:offer:{offer}:tick");
-            match self.engine.state.set_nx(&lock, b"1", Some(Duration::from_millis(100))).await {
+            match once_per(self.engine.state.as_ref(), &lock, "1", SALES_TICK_PERIOD).await {
                 Ok(true) => {}
                 Ok(false) => {
                     // Another node broadcast within this tenth of a second; try next tick.

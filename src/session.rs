@@ -12,7 +12,6 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::{Claims, User, unix_now};
 use crate::channel::{Channel, ChannelKind};
 use crate::engine::{EngineError, StreamPosition};
@@ -23,6 +22,7 @@ use crate::protocol::{
     Command, CommandFrame, Disconnect, ErrorCode, ReplyError, Since, SubscribeResult, decode_command, encode_err,
     encode_ok,
 };
+use crate::state::AppState;
 use crate::transport::outbound::Outbound;
 
 /// Who a signed-in connection acts as.
@@ -105,7 +105,8 @@ impl Session {
         let burst = NonZeroU32::new(limits.command_burst).unwrap_or(NonZeroU32::MIN);
         // One clock for every connection: creating one calibrates the CPU counter, far too slow
         // for a join storm.
-        let limiter = RateLimiter::direct_with_clock(Quota::per_second(rate).allow_burst(burst), state.clock.clone());
+        let limiter =
+            RateLimiter::direct_with_clock(Quota::per_second(rate).allow_burst(burst), state.limiter_clock.clone());
         let identity = claims.map(|claims| Box::new(Identity { user: claims.user(), claims }));
         Self {
             state,
@@ -221,7 +222,7 @@ impl Session {
                     // "Chốt 2": an order from the comment, answered privately on user:<id>.
                     let sales = self.state.sales.clone();
                     let buyer = user.clone();
-                    tokio::spawn(async move { sales.chat_order(&buyer, show, msg_id, &text).await });
+                    self.state.work.spawn(async move { sales.chat_order(&buyer, show, msg_id, &text).await });
                 }
                 sent.map(|m| json!({ "msg_id": m }))
             }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use governor::clock::Clock;
+use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,12 +21,13 @@ use uuid::Uuid;
 
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError};
+use crate::clock::Clock;
 use crate::domain::FieldErrors;
 use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
+use crate::engine::lease::once_per;
 use crate::engine::{Engine, EngineError};
 use crate::hub::Hub;
 use crate::presence::{REPORT_TTL, Reports};
-use crate::protocol::now_rfc3339;
 use crate::vn::WordFilter;
 
 /// Longest chat message, in characters after cleaning.
@@ -109,6 +110,7 @@ pub struct Shows {
     catalog: Catalog,
     hub: Arc<Hub>,
     node_id: Arc<str>,
+    clock: Clock,
     public_url: String,
     chat_limiter: DefaultKeyedRateLimiter<(Uuid, Uuid)>,
     react_limiter: DefaultKeyedRateLimiter<(Uuid, Uuid)>,
@@ -153,9 +155,6 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
 fn raw(value: &Value) -> Result<Box<serde_json::value::RawValue>, EngineError> {
     serde_json::value::to_raw_value(value).map_err(|e| EngineError::Internal(e.to_string()))
 }
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
-}
 
 /// Settings of the shows service.
 #[derive(Debug, Clone)]
@@ -167,7 +166,14 @@ pub struct ShowsConfig {
 }
 
 impl Shows {
-    pub fn new(engine: Engine, catalog: Catalog, hub: Arc<Hub>, node_id: Arc<str>, config: ShowsConfig) -> Self {
+    pub fn new(
+        engine: Engine,
+        catalog: Catalog,
+        hub: Arc<Hub>,
+        node_id: Arc<str>,
+        clock: Clock,
+        config: ShowsConfig,
+    ) -> Self {
         let quota = |rate: u32, burst: u32| {
             Quota::per_second(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
@@ -177,6 +183,7 @@ impl Shows {
             catalog,
             hub,
             node_id,
+            clock,
             public_url: config.public_url,
             chat_limiter: RateLimiter::keyed(quota(config.chat_rate, config.chat_burst)),
             react_limiter: RateLimiter::keyed(quota(REACT_RATE, REACT_BURST)),
@@ -241,8 +248,9 @@ impl Shows {
             }
         }
         let id = Uuid::now_v7();
-        let show =
-            input.validate(id, seller_id, &now_rfc3339(), &|p| owned.contains(&p)).map_err(ShowError::Invalid)?;
+        let show = input
+            .validate(id, seller_id, &self.clock.rfc3339(), &|p| owned.contains(&p))
+            .map_err(ShowError::Invalid)?;
         self.engine.state.set(&owner_key(id), seller_id.to_string().as_bytes(), None).await?;
         self.engine.state.set(&show_key(seller_id, id), &encode(&show)?, None).await?;
         self.engine.state.index_add(&status_index(ShowStatus::Scheduled), &id.to_string()).await?;
@@ -296,7 +304,7 @@ impl Shows {
         if caller.seller_id != Some(show.seller_id) {
             return Err(ShowError::Forbidden("only the show's seller may start or end it"));
         }
-        let now = now_rfc3339();
+        let now = self.clock.rfc3339();
         let show = self.update(id, |s| s.transition(to, &now).map_err(ShowError::InvalidState)).await?;
         let from = if to == ShowStatus::Live { ShowStatus::Scheduled } else { ShowStatus::Live };
         self.engine.state.index_remove(&status_index(from), &id.to_string()).await?;
@@ -414,7 +422,7 @@ impl Shows {
     ) -> Result<(), ShowError> {
         let entry = ModerationEntry {
             id: Uuid::now_v7(),
-            at: now_rfc3339(),
+            at: self.clock.rfc3339(),
             by: ModerationActor { id: by.id, name: by.name.clone() },
             action: action.to_owned(),
             target,
@@ -464,7 +472,7 @@ impl Shows {
         if let Some(until) =
             marks[1].as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse::<u64>().ok())
         {
-            let now = unix_ms();
+            let now = self.clock.now_ms();
             if until > now {
                 return Err(ShowError::Muted { retry_after_ms: until - now });
             }
@@ -484,7 +492,7 @@ impl Shows {
             "msg_id": msg_id,
             "user": {"id": user.id, "name": user.name, "role": user.role},
             "text": crate::vn::mask_phones(&text),
-            "at": now_rfc3339(),
+            "at": self.clock.rfc3339(),
         });
         self.publish(id, "chat", data, true).await?;
         self.engine.state.incr_by(&show_sub(show.seller_id, id, "chats"), 1).await?;
@@ -503,7 +511,7 @@ impl Shows {
         }
         let show = self.moderator_show(id, user).await?;
         let ttl = Duration::from_secs(u64::from(minutes) * 60);
-        let until = unix_ms() + ttl.as_millis() as u64;
+        let until = self.clock.now_ms() + ttl.as_millis() as u64;
         let key = show_sub(show.seller_id, id, &format!("mute:{target}"));
         self.engine.state.set(&key, until.to_string().as_bytes(), Some(ttl)).await?;
         self.log(&show, user, "mute", Some(target.to_string()), Some(format!("{minutes} min"))).await
@@ -617,7 +625,7 @@ impl Shows {
 
     /// The product as the `pinned` event shows it: current price, stock, stars, code, trace link.
     async fn pinned_view(&self, show: &Show, product_id: Uuid) -> Result<Value, ShowError> {
-        let product = self.catalog.product(product_id, crate::api::products::today_in_vietnam()).await?;
+        let product = self.catalog.product(product_id, self.clock.today_in_vietnam()).await?;
         let mut value = serde_json::to_value(&product).map_err(|e| EngineError::Internal(e.to_string()))?;
         if let Some(obj) = value.as_object_mut() {
             obj.insert("code".into(), json!(show.lineup_code(product_id)));
@@ -773,7 +781,7 @@ impl Shows {
             return Ok(());
         }
         let lock = show_sub(seller, id, "tick");
-        if !self.engine.state.set_nx(&lock, self.node_id.as_bytes(), Some(Duration::from_millis(1000))).await? {
+        if !once_per(self.engine.state.as_ref(), &lock, &self.node_id, Duration::from_secs(1)).await? {
             self.unsent.lock().unwrap().insert(id);
             return Ok(());
         }

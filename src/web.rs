@@ -16,7 +16,7 @@ use axum::routing::get;
 use rust_embed::Embed;
 use tower_http::compression::CompressionLayer;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Embed)]
 #[folder = "web/"]

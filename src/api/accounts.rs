@@ -12,12 +12,11 @@ use uuid::Uuid;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, Auth, ClientIp};
 use crate::accounts::AccountError;
-use crate::app::AppState;
 use crate::auth::{Role, User};
 use crate::domain::account::{Account, DeliveryContact, NewAccount};
 use crate::domain::seller::{SellerProfile, SellerProfileInput};
 use crate::domain::{FieldErrors, openapi, required_text};
-use crate::protocol::now_rfc3339;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -161,7 +160,7 @@ async fn register(
         req.phone.as_deref(),
         &[Role::Buyer, Role::Seller],
     )?;
-    let account = state.accounts.create(new, req.seller.as_ref(), &now_rfc3339()).await?;
+    let account = state.accounts.create(new, req.seller.as_ref(), &state.clock.rfc3339()).await?;
     Ok((StatusCode::CREATED, axum::Json(issue(&state, account.user()))))
 }
 
@@ -292,6 +291,6 @@ async fn create_user(
     auth.require(&[Role::Admin])?;
     let roles = [Role::Buyer, Role::Seller, Role::Organiser, Role::Admin];
     let new = NewAccount::parse(&req.name, &req.email, &req.password, req.role, req.phone.as_deref(), &roles)?;
-    let account = state.accounts.create(new, req.seller.as_ref(), &now_rfc3339()).await?;
+    let account = state.accounts.create(new, req.seller.as_ref(), &state.clock.rfc3339()).await?;
     Ok((StatusCode::CREATED, axum::Json(UserResponse { user: account.user() })))
 }

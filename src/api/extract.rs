@@ -12,9 +12,9 @@ use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::{Claims, Role, TokenError, User};
 use crate::domain::FieldErrors;
+use crate::state::AppState;
 
 /// A JSON body. Wrong content type → 415, too large → 413, malformed → 400, a field of the
 /// wrong shape → 400 naming the field.

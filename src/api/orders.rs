@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::domain::account::DeliveryContact;
 use crate::engine::sales::OrderAction;
 use crate::protocol::ErrorCode;
 use crate::sales::SalesError;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

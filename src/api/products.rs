@@ -11,12 +11,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::catalog::{MAX_PAGE, ProductQuery};
 use crate::domain::product::{Product, ProductGroup, ProductInput, ProductPatch};
 use crate::domain::seller::{SellerProfile, SellerProfileInput};
-use crate::protocol::now_rfc3339;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -71,12 +70,6 @@ pub struct ListParams {
     pub limit: Option<usize>,
 }
 
-fn today() -> time::Date {
-    // OCOP certificates expire by the calendar in Vietnam (UTC+7).
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::now_utc().to_offset(offset).date()
-}
-
 fn seller_of(auth: &Auth) -> Result<Uuid, ApiError> {
     auth.require(&[Role::Seller])?;
     auth.0.seller_id.ok_or(ApiError::Forbidden("this account has no seller profile"))
@@ -94,7 +87,8 @@ async fn create_product(
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let seller = seller_of(&auth)?;
-    let product = state.catalog.create_product(seller, &input, &now_rfc3339(), today()).await?;
+    let product =
+        state.catalog.create_product(seller, &input, &state.clock.rfc3339(), state.clock.today_in_vietnam()).await?;
     Ok((StatusCode::CREATED, axum::Json(ProductResponse { product })))
 }
 
@@ -132,7 +126,7 @@ async fn list_products(
         cursor: params.cursor,
         limit: params.limit,
     };
-    let page = state.catalog.list(&query, today()).await?;
+    let page = state.catalog.list(&query, state.clock.today_in_vietnam()).await?;
     Ok(axum::Json(ProductPage { items: page.items, next_cursor: page.next_cursor }))
 }
 
@@ -146,7 +140,7 @@ async fn get_product(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<axum::Json<ProductResponse>, ApiError> {
-    Ok(axum::Json(ProductResponse { product: state.catalog.product(id, today()).await? }))
+    Ok(axum::Json(ProductResponse { product: state.catalog.product(id, state.clock.today_in_vietnam()).await? }))
 }
 
 /// Changes the given fields of one of the caller's products.
@@ -168,7 +162,8 @@ async fn patch_product(
     if record.seller_id != seller {
         return Err(ApiError::Forbidden("this product belongs to another seller"));
     }
-    let product = state.catalog.update_product(&record, &patch, &now_rfc3339(), today()).await?;
+    let product =
+        state.catalog.update_product(&record, &patch, &state.clock.rfc3339(), state.clock.today_in_vietnam()).await?;
     // Live shows that pin it show the new price and stock.
     if let Err(e) = state.shows.product_changed(seller, id).await {
         tracing::warn!(product = %id, error = %e, "pinned product not refreshed");
@@ -183,7 +178,7 @@ async fn patch_product(
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn product_qr(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> Result<impl IntoResponse, ApiError> {
-    let product = state.catalog.product(id, today()).await?;
+    let product = state.catalog.product(id, state.clock.today_in_vietnam()).await?;
     let url = format!("{}/t/{}", state.config.public_base_url(), product.trace_code);
     let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| ApiError::Internal(format!("qr: {e}")))?;
@@ -223,8 +218,4 @@ async fn put_profile(
     let profile = SellerProfile::parse(seller, auth.0.sub, &input)?;
     state.catalog.put_seller(&profile).await?;
     Ok(axum::Json(SellerResponse { seller: profile }))
-}
-
-pub(crate) fn today_in_vietnam() -> time::Date {
-    today()
 }

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
 use crate::shows::{ModerationEntry, ShowError};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::extract::ApiPath;
-use crate::app::AppState;
 use crate::catalog::CatalogError;
 use crate::domain::product::{Product, ProductGroup};
 use crate::domain::seller::{SellerKind, SellerProfile};
+use crate::state::AppState;
 
 fn group_name(g: ProductGroup) -> &'static str {
     match g {
@@ -112,7 +112,7 @@ fn product_page(p: &Product, seller: Option<&SellerProfile>) -> Markup {
 
 /// The traceability page; an unknown code is a plain 404 page.
 pub async fn trace_page(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Response {
-    let today = super::products::today_in_vietnam();
+    let today = state.clock.today_in_vietnam();
     let html_response = |status: StatusCode, markup: Markup| {
         (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
     };

@@ -259,6 +259,32 @@ impl State for MemoryEngine {
         Ok(true)
     }
 
+    async fn lease_hold(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        if let Some(e) = state.get(key).filter(|e| e.live(now))
+            && e.value.as_ref() != holder.as_bytes()
+        {
+            return Ok(false);
+        }
+        sweep_expired(&mut state, now);
+        state.insert(
+            key.to_owned(),
+            Entry { value: Bytes::copy_from_slice(holder.as_bytes()), expires: Some(now + ttl) },
+        );
+        Ok(true)
+    }
+
+    async fn lease_release(&self, key: &str, holder: &str) -> Result<bool, EngineError> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        if state.get(key).is_some_and(|e| e.live(now) && e.value.as_ref() == holder.as_bytes()) {
+            state.remove(key);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError> {
         let mut state = self.state.lock().unwrap();
         let now = Instant::now();

@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
+pub mod lease;
 pub mod memory;
 pub mod redis;
 pub mod sales;
@@ -127,6 +128,12 @@ pub trait State: Send + Sync + 'static {
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), EngineError>;
     /// Sets only when absent; true when this call set it.
     async fn set_nx(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool, EngineError>;
+    /// Holds the lease `key` for `holder` until `ttl` from now: takes it when nobody holds it
+    /// (or the last hold expired), renews it when `holder` holds it already, and is false while
+    /// another holder does. One atomic step, so at most one holder at a time across nodes.
+    async fn lease_hold(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, EngineError>;
+    /// Gives the lease `key` up when `holder` holds it (true), so another can take it at once.
+    async fn lease_release(&self, key: &str, holder: &str) -> Result<bool, EngineError>;
     /// Adds `delta` to an integer (absent counts as 0) and returns the new value.
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError>;
     /// Removes a key; true when it existed.

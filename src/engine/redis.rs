@@ -150,6 +150,26 @@ redis.call('SET', KEYS[1], ARGV[2])
 return 1
 "#;
 
+/// KEYS[1] the lease, ARGV[1] the holder, ARGV[2] its time in ms: 1 when held by ARGV[1] now.
+const LEASE_HOLD_LUA: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"#;
+
+/// KEYS[1] the lease, ARGV[1] the holder: deleted (1) only when held by ARGV[1].
+const LEASE_RELEASE_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
 const SET_MAX_LUA: &str = r#"
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current == nil then return redis.error_reply('not an integer: ' .. KEYS[1]) end
@@ -185,6 +205,8 @@ struct Scripts {
     count_in_window: Script,
     recent: Script,
     cas: Script,
+    lease_hold: Script,
+    lease_release: Script,
     set_max: Script,
     take_all: Script,
     publish: Script,
@@ -249,6 +271,8 @@ impl RedisEngine {
             count_in_window: Script::new(COUNT_IN_WINDOW_LUA),
             recent: Script::new(RECENT_LUA),
             cas: Script::new(CAS_LUA),
+            lease_hold: Script::new(LEASE_HOLD_LUA),
+            lease_release: Script::new(LEASE_RELEASE_LUA),
             set_max: Script::new(SET_MAX_LUA),
             take_all: Script::new(TAKE_ALL_LUA),
             publish: Script::new(&format!("{PUBLISH_FN}\n{PUBLISH_CALL}")),
@@ -746,6 +770,28 @@ impl State for RedisEngine {
         }
         let set: Option<String> = cmd.query_async(&mut conn).await.map_err(map_err)?;
         Ok(set.is_some())
+    }
+
+    async fn lease_hold(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, EngineError> {
+        let mut conn = self.conn.clone();
+        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let held: i64 = self
+            .scripts
+            .lease_hold
+            .key(self.key(key))
+            .arg(holder)
+            .arg(ms)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(held == 1)
+    }
+
+    async fn lease_release(&self, key: &str, holder: &str) -> Result<bool, EngineError> {
+        let mut conn = self.conn.clone();
+        let released: i64 =
+            self.scripts.lease_release.key(self.key(key)).arg(holder).invoke_async(&mut conn).await.map_err(map_err)?;
+        Ok(released == 1)
     }
 
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, EngineError> {

@@ -1,4 +1,5 @@
-//! A connection's outbound queue: bounded in bytes, drained by the connection's writer task.
+//! A connection's outbound queue: bounded in bytes, drained by the connection's task (the one
+//! task that also reads the socket, see `transport::ws`) when it turns to writing.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -16,14 +17,14 @@ use crate::protocol::Disconnect;
 pub struct Outbound {
     /// Held only to append or swap out the queue; never across an await.
     state: Mutex<QueueState>,
-    /// Wakes the writer when frames arrive (a stored permit means no wake-up is lost).
+    /// Wakes the connection's task when frames arrive (a stored permit means no wake-up is lost).
     ready: Notify,
-    /// Cancelled when the connection must end (a child of the server's shutdown token); both
-    /// the writer and the reader watch it.
+    /// Cancelled when the connection must end (a child of the server's shutdown token); the
+    /// connection's task watches it while it reads and while it writes.
     closing: CancellationToken,
     max_bytes: usize,
     /// When the connection started, and when the peer last sent anything (ms after start):
-    /// the writer's dead-peer check reads what the reader writes.
+    /// the dead-peer check reads what reading the socket records.
     started: Instant,
     last_seen_ms: AtomicU64,
 }
@@ -34,7 +35,7 @@ struct QueueState {
     close: Option<Disconnect>,
 }
 
-/// What the writer takes from the queue in one go.
+/// What the connection's task takes from the queue in one go.
 pub struct Batch {
     pub frames: VecDeque<Utf8Bytes>,
     pub bytes: usize,
@@ -89,7 +90,7 @@ impl Outbound {
         true
     }
 
-    /// Asks the writer to send `reason` and end the connection; the first reason wins.
+    /// Asks the connection's task to send `reason` and end the connection; the first reason wins.
     pub fn close(&self, reason: Disconnect) {
         let mut state = self.state.lock().unwrap();
         if state.close.is_none() {

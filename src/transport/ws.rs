@@ -19,11 +19,11 @@ use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::app::AppState;
 use crate::auth::{Claims, TokenError};
 use crate::metrics::CloseLabels;
-use crate::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION, SUBPROTOCOL, now_rfc3339};
+use crate::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION, SUBPROTOCOL};
 use crate::session::Session;
+use crate::state::AppState;
 use crate::transport::outbound::Outbound;
 
 /// Tungstenite's read buffer per connection, and the most it reads in one call. Small, because
@@ -186,7 +186,7 @@ fn run(
         data: Hello {
             conn: session.conn_id,
             user: session.user().cloned(),
-            server_time: now_rfc3339(),
+            server_time: state.clock.rfc3339(),
             ping_interval_s: state.config.limits.ping_interval_s,
             protocol: PROTOCOL_VERSION,
         },

@@ -94,6 +94,7 @@ conformance!(
     recent_returns_the_last_events_in_order,
     compare_and_set_max_and_sets,
     window_counters_count_atomically_and_expire_from_their_creation,
+    a_lease_has_one_holder_renews_for_it_and_passes_on_when_released_or_expired,
 );
 
 async fn window_counters_count_atomically_and_expire_from_their_creation(b: Backend) {
@@ -342,6 +343,40 @@ async fn presence_sums_unexpired_node_reports(b: Backend) {
     assert_eq!(p.count("show:p").await.unwrap(), 15);
     eventually("the silent node expires", || async { p.count("show:p").await.unwrap() == 5 }).await;
     assert_eq!(p.count("show:none").await.unwrap(), 0);
+}
+
+async fn a_lease_has_one_holder_renews_for_it_and_passes_on_when_released_or_expired(b: Backend) {
+    let s = &b.engine.state;
+    let long = Duration::from_secs(30);
+    assert!(s.lease_hold("scheduler", "node-a", long).await.unwrap(), "free: taken");
+    assert!(!s.lease_hold("scheduler", "node-b", long).await.unwrap(), "held by another");
+    assert!(s.lease_hold("scheduler", "node-a", long).await.unwrap(), "renewed by its holder");
+    assert!(!s.lease_release("scheduler", "node-b").await.unwrap(), "only the holder gives it up");
+    assert!(!s.lease_hold("scheduler", "node-b", long).await.unwrap(), "still node-a's");
+    assert!(s.lease_release("scheduler", "node-a").await.unwrap());
+    assert!(!s.lease_release("scheduler", "node-a").await.unwrap(), "given up once");
+    assert!(s.lease_hold("scheduler", "node-b", long).await.unwrap(), "released: taken at once");
+
+    // A holder that stops renewing loses it when its time runs out.
+    assert!(s.lease_hold("short", "node-a", Duration::from_millis(150)).await.unwrap());
+    assert!(!s.lease_hold("short", "node-b", long).await.unwrap());
+    eventually("the lapsed lease taken over", || async { s.lease_hold("short", "node-b", long).await.unwrap() }).await;
+    assert!(!s.lease_hold("short", "node-a", long).await.unwrap(), "the old holder does not get it back");
+
+    // Many nodes at once: exactly one holds it.
+    let tries: Vec<_> = (0..16)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.lease_hold("contended", &format!("node-{i}"), Duration::from_secs(30)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut held = 0;
+    for t in tries {
+        held += usize::from(t.await.unwrap());
+    }
+    assert_eq!(held, 1, "one holder among sixteen");
 }
 
 async fn state_operations_are_atomic_per_key(b: Backend) {
