@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::accounts::{AccountError, Accounts};
 use crate::auth::Tokens;
 use crate::catalog::Catalog;
+use crate::chat::{Chat, ChatConfig};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::engine::memory::MemoryEngine;
@@ -155,18 +156,23 @@ impl App {
             None
         };
         let node_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+        let chat = Arc::new(Chat::new(
+            engine.state.clone(),
+            clock,
+            ChatConfig {
+                rate: config.limits.chat_rate,
+                burst: config.limits.chat_burst,
+                banned_words: config.banned_words.clone(),
+            },
+        ));
         let shows = Arc::new(Shows::new(
             engine.clone(),
             catalog.clone(),
             hub.clone(),
             node_id.clone(),
             clock,
-            ShowsConfig {
-                chat_rate: config.limits.chat_rate,
-                chat_burst: config.limits.chat_burst,
-                banned_words: config.banned_words.clone(),
-                public_url: config.public_base_url(),
-            },
+            chat,
+            ShowsConfig { public_url: config.public_base_url() },
         ));
         if let Some(seeded) = &demo_seller {
             let show = crate::demo::go_live(&shows, seeded)

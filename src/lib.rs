@@ -6,7 +6,8 @@
 //! - [`state`]: what every request and connection shares ([`AppState`]).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`api`]: the REST layer (accounts, catalog, traceability) with its OpenAPI document.
-//! - [`shows`]: live shows: lifecycle, chat, moderation, reactions, viewers, pinning.
+//! - [`shows`]: live shows: lifecycle, reactions, viewers, pinning, and their chat rooms.
+//! - [`chat`]: chat in any room: the rules a message passes, moderation and its log.
 //! - [`sales`]: flash offers and orders, including "chốt đơn" from the chat.
 //! - [`room`]: a show's live state on this node, kept from its events, for snapshots.
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
@@ -36,6 +37,7 @@ pub mod app;
 pub mod auth;
 pub mod catalog;
 pub mod channel;
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -5,22 +5,20 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::Accounts;
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError, unit_moves};
-use crate::clock::{Clock, ms_to_rfc3339};
+use crate::clock::Clock;
 use crate::domain::account::DeliveryContact;
 use crate::domain::chat_order::{self, ChatIntent};
 use crate::domain::show::{Show, ShowStatus};
 use crate::engine::lease::once_per;
 use crate::engine::sales::{
-    ActionOutcome, CloseReason, OfferOpen, OfferState, OfferStatus, OpenOutcome, OrderAction, PlaceOrder, PlaceOutcome,
-    Refusal, StoredOrder, Target,
+    ActionOutcome, CloseReason, Offer, OfferOpen, OfferState, OfferStatus, OpenOutcome, OrderAction, PlaceOrder,
+    PlaceOutcome, Refusal, StoredOrder, Target,
 };
 use crate::engine::{Engine, EngineError};
 use crate::protocol::{ErrorCode, ReplyError};
@@ -43,43 +41,6 @@ const ADDRESS_BATCH: usize = 50;
 const ADDRESS_EVERY_TICKS: u64 = 10;
 /// At most one `stock` event per offer in this period, across nodes.
 const SALES_TICK_PERIOD: Duration = Duration::from_millis(100);
-
-/// An offer as clients see it (`offer` in PROTOCOL.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Offer {
-    pub id: Uuid,
-    pub show_id: Uuid,
-    pub product_id: Uuid,
-    pub product_name: String,
-    pub price: i64,
-    pub list_price: i64,
-    pub quantity: i64,
-    pub remaining: i64,
-    pub per_buyer_limit: i64,
-    pub starts_at: String,
-    pub ends_at: String,
-    /// `live`, `sold_out` or `ended`.
-    pub status: String,
-}
-
-impl From<&OfferState> for Offer {
-    fn from(s: &OfferState) -> Self {
-        Offer {
-            id: s.id,
-            show_id: s.show,
-            product_id: s.product,
-            product_name: s.product_name.clone(),
-            price: s.price,
-            list_price: s.list_price,
-            quantity: s.quantity,
-            remaining: s.remaining,
-            per_buyer_limit: s.per_buyer_limit,
-            starts_at: ms_to_rfc3339(s.starts_at_ms),
-            ends_at: ms_to_rfc3339(s.ends_at_ms),
-            status: s.status.as_str().to_owned(),
-        }
-    }
-}
 
 /// `offer.start` parameters.
 #[derive(Debug, Clone)]

@@ -14,13 +14,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError};
+use crate::chat::{Chat, ChatError, ModerationEntry, Room};
 use crate::clock::Clock;
 use crate::domain::FieldErrors;
 use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
@@ -28,14 +28,7 @@ use crate::engine::lease::once_per;
 use crate::engine::{Engine, EngineError};
 use crate::hub::Hub;
 use crate::presence::{REPORT_TTL, Reports};
-use crate::vn::WordFilter;
 
-/// Longest chat message, in characters after cleaning.
-pub const MAX_CHAT_CHARS: usize = 500;
-/// Longest mute a moderator can give, in minutes (a day).
-pub const MAX_MUTE_MINUTES: u32 = 24 * 60;
-/// Longest slow mode, in seconds.
-pub const MAX_SLOW_SECONDS: u32 = 600;
 /// Hearts one viewer may send a second (and in a burst): enough for a thumb on the screen,
 /// not for a script.
 const REACT_RATE: u32 = 10;
@@ -67,6 +60,18 @@ pub enum ShowError {
     Engine(#[from] EngineError),
 }
 
+impl From<ChatError> for ShowError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::BadRequest(m) => ShowError::BadRequest(m),
+            ChatError::Forbidden(m) => ShowError::Forbidden(m),
+            ChatError::Muted { retry_after_ms } => ShowError::Muted { retry_after_ms },
+            ChatError::RateLimited { retry_after_ms } => ShowError::RateLimited { retry_after_ms },
+            ChatError::Engine(e) => ShowError::Engine(e),
+        }
+    }
+}
+
 impl From<CatalogError> for ShowError {
     fn from(e: CatalogError) -> Self {
         match e {
@@ -75,27 +80,6 @@ impl From<CatalogError> for ShowError {
             CatalogError::Engine(e) => ShowError::Engine(e),
         }
     }
-}
-
-/// One recorded moderation action.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ModerationEntry {
-    pub id: Uuid,
-    pub at: String,
-    /// Who acted.
-    pub by: ModerationActor,
-    /// `delete`, `mute`, `ban`, `slow`, `announce`, `moderators`.
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ModerationActor {
-    pub id: Uuid,
-    pub name: String,
 }
 
 /// What this node has gathered since its last tick, per show.
@@ -112,9 +96,8 @@ pub struct Shows {
     node_id: Arc<str>,
     clock: Clock,
     public_url: String,
-    chat_limiter: DefaultKeyedRateLimiter<(Uuid, Uuid)>,
+    chat: Arc<Chat>,
     react_limiter: DefaultKeyedRateLimiter<(Uuid, Uuid)>,
-    banned_words: WordFilter,
     /// Gathered between ticks; bounded by the shows that have viewers on this node, cleared
     /// every tick.
     pending: Mutex<Pending>,
@@ -159,9 +142,6 @@ fn raw(value: &Value) -> Result<Box<serde_json::value::RawValue>, EngineError> {
 /// Settings of the shows service.
 #[derive(Debug, Clone)]
 pub struct ShowsConfig {
-    pub chat_rate: u32,
-    pub chat_burst: u32,
-    pub banned_words: Vec<String>,
     pub public_url: String,
 }
 
@@ -172,6 +152,7 @@ impl Shows {
         hub: Arc<Hub>,
         node_id: Arc<str>,
         clock: Clock,
+        chat: Arc<Chat>,
         config: ShowsConfig,
     ) -> Self {
         let quota = |rate: u32, burst: u32| {
@@ -185,9 +166,8 @@ impl Shows {
             node_id,
             clock,
             public_url: config.public_url,
-            chat_limiter: RateLimiter::keyed(quota(config.chat_rate, config.chat_burst)),
+            chat,
             react_limiter: RateLimiter::keyed(quota(REACT_RATE, REACT_BURST)),
-            banned_words: WordFilter::new(config.banned_words),
             pending: Mutex::new(Pending::default()),
             owners: Mutex::new(HashMap::new()),
             reports: Mutex::new(Reports::default()),
@@ -412,6 +392,11 @@ impl Shows {
         Ok(show)
     }
 
+    /// The chat of a show: its marks live under the show's key.
+    fn room<'a>(show: &Show, base: &'a str) -> Room<'a> {
+        Room { id: show.id, base, slow_mode_s: show.slow_mode_s }
+    }
+
     async fn log(
         &self,
         show: &Show,
@@ -420,18 +405,8 @@ impl Shows {
         target: Option<String>,
         detail: Option<String>,
     ) -> Result<(), ShowError> {
-        let entry = ModerationEntry {
-            id: Uuid::now_v7(),
-            at: self.clock.rfc3339(),
-            by: ModerationActor { id: by.id, name: by.name.clone() },
-            action: action.to_owned(),
-            target,
-            detail,
-        };
-        let key = show_sub(show.seller_id, show.id, &format!("modlog:{}", entry.id));
-        self.engine.state.set(&key, &encode(&entry)?, Some(SHOW_DATA_TTL)).await?;
-        self.engine.state.index_add(&show_sub(show.seller_id, show.id, "modlog"), &entry.id.to_string()).await?;
-        Ok(())
+        let base = show_key(show.seller_id, show.id);
+        Ok(self.chat.log(&Self::room(show, &base), by, action, target, detail).await?)
     }
 
     /// The moderation log, oldest first; moderators only.
@@ -440,61 +415,18 @@ impl Shows {
         if !Self::is_moderator(&show, user) {
             return Err(ShowError::Forbidden("only the show's moderators may read its log"));
         }
-        let ids = self.engine.state.index_range(&show_sub(show.seller_id, id, "modlog"), None, 1000).await?;
-        let keys: Vec<String> = ids.iter().map(|e| show_sub(show.seller_id, id, &format!("modlog:{e}"))).collect();
-        let docs = self.engine.state.get_many(&keys).await?;
-        Ok(docs.into_iter().flatten().filter_map(|b| decode(&b).ok()).collect())
+        let base = show_key(show.seller_id, id);
+        Ok(self.chat.log_of(&Self::room(&show, &base)).await?)
     }
 
     /// `chat.send`: cleans, checks every rule, masks phone numbers, publishes.
     pub async fn chat_send(&self, user: &User, id: Uuid, text: &str) -> Result<Uuid, ShowError> {
-        let text = crate::vn::clean_text(text);
-        if text.is_empty() {
-            return Err(ShowError::BadRequest("the message is empty".into()));
-        }
-        if text.chars().count() > MAX_CHAT_CHARS {
-            return Err(ShowError::BadRequest(format!("a message is at most {MAX_CHAT_CHARS} characters")));
-        }
-        if let Err(wait) = self.chat_limiter.check_key(&(id, user.id)) {
-            let retry = wait.wait_time_from(self.chat_limiter.clock().now());
-            return Err(ShowError::RateLimited { retry_after_ms: (retry.as_millis() as u64).max(1) });
-        }
+        let text = self.chat.precheck(id, user, text)?;
         let show = self.open_show(id).await?;
         let moderator = Self::is_moderator(&show, user);
-        let keys = [
-            show_sub(show.seller_id, id, &format!("ban:{}", user.id)),
-            show_sub(show.seller_id, id, &format!("mute:{}", user.id)),
-        ];
-        let marks = self.engine.state.get_many(&keys).await?;
-        if marks[0].is_some() {
-            return Err(ShowError::Forbidden("you are banned from this show"));
-        }
-        if let Some(until) =
-            marks[1].as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse::<u64>().ok())
-        {
-            let now = self.clock.now_ms();
-            if until > now {
-                return Err(ShowError::Muted { retry_after_ms: until - now });
-            }
-        }
-        if self.banned_words.is_blocked(&text) {
-            return Err(ShowError::BadRequest("the message contains a word that is not allowed here".into()));
-        }
-        if show.slow_mode_s > 0 && !moderator {
-            let ttl = Duration::from_secs(u64::from(show.slow_mode_s));
-            let key = show_sub(show.seller_id, id, &format!("slow:{}", user.id));
-            if !self.engine.state.set_nx(&key, b"1", Some(ttl)).await? {
-                return Err(ShowError::RateLimited { retry_after_ms: u64::from(show.slow_mode_s) * 1000 });
-            }
-        }
-        let msg_id = Uuid::now_v7();
-        let data = json!({
-            "msg_id": msg_id,
-            "user": {"id": user.id, "name": user.name, "role": user.role},
-            "text": crate::vn::mask_phones(&text),
-            "at": self.clock.rfc3339(),
-        });
-        self.publish(id, "chat", data, true).await?;
+        let base = show_key(show.seller_id, id);
+        let (msg_id, message) = self.chat.admit(&Self::room(&show, &base), user, moderator, &text).await?;
+        self.publish(id, "chat", message, true).await?;
         self.engine.state.incr_by(&show_sub(show.seller_id, id, "chats"), 1).await?;
         Ok(msg_id)
     }
@@ -506,14 +438,10 @@ impl Shows {
     }
 
     pub async fn mute(&self, user: &User, id: Uuid, target: Uuid, minutes: u32) -> Result<(), ShowError> {
-        if !(1..=MAX_MUTE_MINUTES).contains(&minutes) {
-            return Err(ShowError::BadRequest(format!("minutes must be from 1 to {MAX_MUTE_MINUTES}")));
-        }
+        Chat::check_mute(minutes)?;
         let show = self.moderator_show(id, user).await?;
-        let ttl = Duration::from_secs(u64::from(minutes) * 60);
-        let until = self.clock.now_ms() + ttl.as_millis() as u64;
-        let key = show_sub(show.seller_id, id, &format!("mute:{target}"));
-        self.engine.state.set(&key, until.to_string().as_bytes(), Some(ttl)).await?;
+        let base = show_key(show.seller_id, id);
+        self.chat.mute(&Self::room(&show, &base), target, minutes).await?;
         self.log(&show, user, "mute", Some(target.to_string()), Some(format!("{minutes} min"))).await
     }
 
@@ -522,8 +450,8 @@ impl Shows {
         if target == user.id || show.is_moderator(target, None) {
             return Err(ShowError::BadRequest("moderators cannot be banned".into()));
         }
-        let key = show_sub(show.seller_id, id, &format!("ban:{target}"));
-        self.engine.state.set(&key, b"1", Some(SHOW_DATA_TTL)).await?;
+        let base = show_key(show.seller_id, id);
+        self.chat.ban(&Self::room(&show, &base), target).await?;
         self.publish(id, "banned", json!({ "user_id": target }), true).await?;
         self.log(&show, user, "ban", Some(target.to_string()), None).await
     }
@@ -531,13 +459,11 @@ impl Shows {
     /// Whether `user` is banned from the show (subscribing is refused then).
     pub async fn is_banned(&self, id: Uuid, user: Uuid) -> Result<bool, ShowError> {
         let seller = self.owner(id).await?;
-        Ok(self.engine.state.get(&show_sub(seller, id, &format!("ban:{user}"))).await?.is_some())
+        Ok(self.chat.is_banned(&show_key(seller, id), user).await?)
     }
 
     pub async fn slow(&self, user: &User, id: Uuid, seconds: u32) -> Result<(), ShowError> {
-        if seconds > MAX_SLOW_SECONDS {
-            return Err(ShowError::BadRequest(format!("seconds must be from 0 to {MAX_SLOW_SECONDS}")));
-        }
+        Chat::check_slow(seconds)?;
         let show = self.moderator_show(id, user).await?;
         let show_after = self
             .update(id, |s| {
@@ -550,10 +476,7 @@ impl Shows {
     }
 
     pub async fn announce(&self, user: &User, id: Uuid, text: &str) -> Result<(), ShowError> {
-        let text = crate::vn::clean_text(text);
-        if text.chars().count() > MAX_CHAT_CHARS {
-            return Err(ShowError::BadRequest(format!("an announcement is at most {MAX_CHAT_CHARS} characters")));
-        }
+        let text = Chat::announcement(text)?;
         let show = self.moderator_show(id, user).await?;
         let announcement = (!text.is_empty()).then(|| text.clone());
         self.update(id, |s| {
@@ -699,7 +622,7 @@ impl Shows {
             if let Some(state) = self.engine.sales.offer_get(show.seller_id, id).await?
                 && state.status == crate::engine::sales::OfferStatus::Live
             {
-                let offer = crate::sales::Offer::from(&state);
+                let offer = crate::engine::sales::Offer::from(&state);
                 offers.push(serde_json::to_value(&offer).map_err(|e| EngineError::Internal(e.to_string()))?);
             }
         }
@@ -748,7 +671,7 @@ impl Shows {
                 tracing::debug!(show = %id, error = %e, "show tick failed");
             }
         }
-        self.chat_limiter.retain_recent();
+        self.chat.retain_recent();
         self.react_limiter.retain_recent();
     }
 

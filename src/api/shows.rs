@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::auth::Role;
+use crate::chat::ModerationEntry;
 use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
-use crate::shows::{ModerationEntry, ShowError};
+use crate::shows::ShowError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -452,20 +452,32 @@ impl State for MemoryEngine {
     }
 }
 
+/// Where an engine of a unit test delivers: nowhere.
+#[cfg(test)]
+struct Nowhere;
+
+#[cfg(test)]
+impl EventSink for Nowhere {
+    fn deliver(&self, _: Publication) {}
+    fn lost(&self, _: &str) {}
+}
+
+#[cfg(test)]
+impl MemoryEngine {
+    /// An engine for unit tests of state operations: its events go nowhere.
+    pub(crate) fn unconnected() -> Self {
+        let config = EngineConfig { history_size: 10, history_ttl: Duration::from_secs(60), key_prefix: String::new() };
+        Self::new(config, Arc::new(Nowhere))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Nowhere;
-    impl EventSink for Nowhere {
-        fn deliver(&self, _: Publication) {}
-        fn lost(&self, _: &str) {}
-    }
-
     #[tokio::test]
     async fn expired_state_is_swept_as_the_map_grows() {
-        let config = EngineConfig { history_size: 10, history_ttl: Duration::from_secs(60), key_prefix: String::new() };
-        let engine = MemoryEngine::new(config, Arc::new(Nowhere));
+        let engine = MemoryEngine::unconnected();
         for i in 0..SWEEP_AT {
             engine.set(&format!("slow:{i}"), b"1", Some(Duration::from_millis(1))).await.unwrap();
         }

@@ -24,9 +24,11 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::EngineError;
+use crate::clock::ms_to_rfc3339;
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL_S: u64 = 24 * 3600;
@@ -346,3 +348,40 @@ pub fn buyer_sellers_key(buyer: Uuid) -> String {
 }
 pub const EXPIRY_SCHEDULE: &str = "offers:expiry";
 pub const ADDRESS_SCHEDULE: &str = "orders:address-due";
+
+/// An offer as clients see it (`offer` in PROTOCOL.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Offer {
+    pub id: Uuid,
+    pub show_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub price: i64,
+    pub list_price: i64,
+    pub quantity: i64,
+    pub remaining: i64,
+    pub per_buyer_limit: i64,
+    pub starts_at: String,
+    pub ends_at: String,
+    /// `live`, `sold_out` or `ended`.
+    pub status: String,
+}
+
+impl From<&OfferState> for Offer {
+    fn from(s: &OfferState) -> Self {
+        Offer {
+            id: s.id,
+            show_id: s.show,
+            product_id: s.product,
+            product_name: s.product_name.clone(),
+            price: s.price,
+            list_price: s.list_price,
+            quantity: s.quantity,
+            remaining: s.remaining,
+            per_buyer_limit: s.per_buyer_limit,
+            starts_at: ms_to_rfc3339(s.starts_at_ms),
+            ends_at: ms_to_rfc3339(s.ends_at_ms),
+            status: s.status.as_str().to_owned(),
+        }
+    }
+}
