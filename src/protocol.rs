@@ -15,27 +15,6 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The WebSocket subprotocol the server accepts when offered.
 pub const SUBPROTOCOL: &str = "ocop-live.v1";
 
-/// Every operation name this server knows, so an unknown one is told apart from bad parameters.
-pub const KNOWN_OPS: &[&str] = &[
-    "subscribe",
-    "unsubscribe",
-    "chat.send",
-    "chat.delete",
-    "chat.mute",
-    "chat.slow",
-    "chat.ban",
-    "react",
-    "show.pin",
-    "show.announce",
-    "show.moderators",
-    "offer.start",
-    "offer.stop",
-    "order.place",
-    "order.cancel",
-    "order.confirm",
-    "order.ship",
-];
-
 /// A command from the client: `{"id": <u64>, "op": "<name>", ...params}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct CommandFrame {
@@ -45,13 +24,35 @@ pub struct CommandFrame {
     pub command: Command,
 }
 
-/// The operations a client may ask for, tagged by `op`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(tag = "op", deny_unknown_fields)]
-pub enum Command {
+/// Defines [`Command`] with each operation's name written once: the serde tag, [`Command::op`]
+/// and [`KNOWN_OPS`] all come from it.
+macro_rules! commands {
+    ($($(#[$meta:meta])* $variant:ident = $op:literal { $($fields:tt)* },)*) => {
+        /// The operations a client may ask for, tagged by `op`.
+        #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+        #[serde(tag = "op", deny_unknown_fields)]
+        pub enum Command {
+            $($(#[$meta])* #[serde(rename = $op)] $variant { $($fields)* },)*
+        }
+
+        /// Every operation name this server knows, so an unknown one is told apart from bad
+        /// parameters.
+        pub const KNOWN_OPS: &[&str] = &[$($op),*];
+
+        impl Command {
+            /// The operation name, for metrics and logs.
+            pub fn op(&self) -> &'static str {
+                match self {
+                    $(Command::$variant { .. } => $op,)*
+                }
+            }
+        }
+    };
+}
+
+commands! {
     /// Start receiving a channel's events, with a snapshot and optional recovery.
-    #[serde(rename = "subscribe")]
-    Subscribe {
+    Subscribe = "subscribe" {
         /// The channel, for example `show:0190f3c4-...`.
         ch: String,
         /// The last position the client saw, to recover what it missed.
@@ -59,35 +60,25 @@ pub enum Command {
         since: Option<Since>,
     },
     /// Stop receiving a channel's events.
-    #[serde(rename = "unsubscribe")]
-    Unsubscribe { ch: String },
+    Unsubscribe = "unsubscribe" { ch: String },
     /// Post a chat message in a show (any signed-in user, guests included).
-    #[serde(rename = "chat.send")]
-    ChatSend { show: Uuid, text: String },
+    ChatSend = "chat.send" { show: Uuid, text: String },
     /// Remove a chat message (moderators).
-    #[serde(rename = "chat.delete")]
-    ChatDelete { show: Uuid, msg_id: Uuid },
+    ChatDelete = "chat.delete" { show: Uuid, msg_id: Uuid },
     /// Silence a user in a show for some minutes (moderators).
-    #[serde(rename = "chat.mute")]
-    ChatMute { show: Uuid, user_id: Uuid, minutes: u32 },
+    ChatMute = "chat.mute" { show: Uuid, user_id: Uuid, minutes: u32 },
     /// Slow mode: seconds each viewer waits between messages, 0 to turn off (moderators).
-    #[serde(rename = "chat.slow")]
-    ChatSlow { show: Uuid, seconds: u32 },
+    ChatSlow = "chat.slow" { show: Uuid, seconds: u32 },
     /// Remove a user from a show for good (moderators).
-    #[serde(rename = "chat.ban")]
-    ChatBan { show: Uuid, user_id: Uuid },
+    ChatBan = "chat.ban" { show: Uuid, user_id: Uuid },
     /// Send a reaction (any signed-in user).
-    #[serde(rename = "react")]
-    React { show: Uuid, kind: ReactionKind },
+    React = "react" { show: Uuid, kind: ReactionKind },
     /// Put a lineup product on screen, or none (the show's seller).
-    #[serde(rename = "show.pin")]
-    ShowPin { show: Uuid, product_id: Option<Uuid> },
+    ShowPin = "show.pin" { show: Uuid, product_id: Option<Uuid> },
     /// Post (or clear with an empty text) the pinned announcement (moderators).
-    #[serde(rename = "show.announce")]
-    ShowAnnounce { show: Uuid, text: String },
+    ShowAnnounce = "show.announce" { show: Uuid, text: String },
     /// Open a flash offer in a live show (the show's seller).
-    #[serde(rename = "offer.start")]
-    OfferStart {
+    OfferStart = "offer.start" {
         show: Uuid,
         product_id: Uuid,
         /// VND, at most the list price.
@@ -98,11 +89,9 @@ pub enum Command {
         duration_s: u64,
     },
     /// End a flash offer now; unsold units return to stock (the show's seller).
-    #[serde(rename = "offer.stop")]
-    OfferStop { show: Uuid, offer_id: Uuid },
+    OfferStop = "offer.stop" { show: Uuid, offer_id: Uuid },
     /// Order from an offer (offer price) or a lineup product (list price). Buyers only.
-    #[serde(rename = "order.place")]
-    OrderPlace {
+    OrderPlace = "order.place" {
         show: Uuid,
         #[serde(default)]
         offer_id: Option<Uuid>,
@@ -116,17 +105,13 @@ pub enum Command {
         delivery: Option<DeliveryInput>,
     },
     /// Cancel an order (the buyer while placed; the seller while placed or confirmed).
-    #[serde(rename = "order.cancel")]
-    OrderCancel { order_id: Uuid },
+    OrderCancel = "order.cancel" { order_id: Uuid },
     /// Confirm an order (the seller).
-    #[serde(rename = "order.confirm")]
-    OrderConfirm { order_id: Uuid },
+    OrderConfirm = "order.confirm" { order_id: Uuid },
     /// Mark a confirmed order shipped (the seller).
-    #[serde(rename = "order.ship")]
-    OrderShip { order_id: Uuid },
+    OrderShip = "order.ship" { order_id: Uuid },
     /// Appoint or remove moderators (the show's seller).
-    #[serde(rename = "show.moderators")]
-    ShowModerators {
+    ShowModerators = "show.moderators" {
         show: Uuid,
         #[serde(default)]
         add: Vec<Uuid>,
@@ -149,31 +134,6 @@ pub struct DeliveryInput {
 #[serde(rename_all = "snake_case")]
 pub enum ReactionKind {
     Heart,
-}
-
-impl Command {
-    /// The operation name, for metrics and logs.
-    pub fn op(&self) -> &'static str {
-        match self {
-            Command::Subscribe { .. } => "subscribe",
-            Command::Unsubscribe { .. } => "unsubscribe",
-            Command::ChatSend { .. } => "chat.send",
-            Command::ChatDelete { .. } => "chat.delete",
-            Command::ChatMute { .. } => "chat.mute",
-            Command::ChatSlow { .. } => "chat.slow",
-            Command::ChatBan { .. } => "chat.ban",
-            Command::React { .. } => "react",
-            Command::ShowPin { .. } => "show.pin",
-            Command::ShowAnnounce { .. } => "show.announce",
-            Command::ShowModerators { .. } => "show.moderators",
-            Command::OfferStart { .. } => "offer.start",
-            Command::OfferStop { .. } => "offer.stop",
-            Command::OrderPlace { .. } => "order.place",
-            Command::OrderCancel { .. } => "order.cancel",
-            Command::OrderConfirm { .. } => "order.confirm",
-            Command::OrderShip { .. } => "order.ship",
-        }
-    }
 }
 
 /// A position in a channel's history: the offset of the last event seen and its epoch.

@@ -10,6 +10,7 @@ use axum::extract::ws::Utf8Bytes;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::{Claims, User, unix_now};
@@ -22,6 +23,7 @@ use crate::protocol::{
     Command, CommandFrame, Disconnect, ErrorCode, ReplyError, Since, SubscribeResult, decode_command, encode_err,
     encode_ok,
 };
+use crate::sales::{OfferRequest, OrderFor, OrderRequest};
 use crate::state::AppState;
 use crate::transport::outbound::Outbound;
 
@@ -185,13 +187,7 @@ impl Session {
     async fn apply(&mut self, frame: CommandFrame) {
         let op = frame.command.op();
         let id = frame.id;
-        let empty = || serde_json::json!({});
-        let result = match frame.command {
-            Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await.map(|()| None),
-            Command::Unsubscribe { ch } => self.unsubscribe(&ch).await.map(|()| Some(empty())),
-            other => self.show_command(other).await.map(Some),
-        };
-        match result {
+        match self.dispatch(id, frame.command).await {
             Ok(reply) => {
                 if let Some(data) = reply {
                     self.send(encode_ok(id, &data));
@@ -205,96 +201,104 @@ impl Session {
         }
     }
 
-    /// The commands of a live show; every one checks the caller's rights itself.
-    async fn show_command(&mut self, command: Command) -> Result<serde_json::Value, ReplyError> {
-        use serde_json::json;
-        let Some(user) = self.user().cloned() else {
-            return Err(ReplyError::new(ErrorCode::Unauthenticated, "sign in (a guest token is enough) to take part"));
-        };
-        let shows = &self.state.shows;
-        let metrics = &self.state.metrics;
-        let result = match command {
-            Command::ChatSend { show, text } => {
-                let sent = timed(metrics, "chat.send", shows.chat_send(&user, show, &text)).await;
-                if let Ok(msg_id) = sent
-                    && user.role == crate::auth::Role::Buyer
-                {
-                    // "Chốt 2": an order from the comment, answered privately on user:<id>.
-                    let sales = self.state.sales.clone();
-                    let buyer = user.clone();
-                    self.state.work.spawn(async move { sales.chat_order(&buyer, show, msg_id, &text).await });
-                }
-                sent.map(|m| json!({ "msg_id": m }))
-            }
-            Command::ChatDelete { show, msg_id } => shows.chat_delete(&user, show, msg_id).await.map(|()| json!({})),
-            Command::ChatMute { show, user_id, minutes } => {
-                shows.mute(&user, show, user_id, minutes).await.map(|()| json!({}))
-            }
-            Command::ChatSlow { show, seconds } => shows.slow(&user, show, seconds).await.map(|()| json!({})),
-            Command::ChatBan { show, user_id } => shows.ban(&user, show, user_id).await.map(|()| json!({})),
-            Command::React { show, kind: _ } => shows.react(&user, show).await.map(|()| json!({})),
-            Command::ShowPin { show, product_id } => shows.pin(&user, show, product_id).await.map(|()| json!({})),
-            Command::ShowAnnounce { show, text } => shows.announce(&user, show, &text).await.map(|()| json!({})),
-            Command::ShowModerators { show, add, remove } => {
-                shows.set_moderators(&user, show, &add, &remove).await.map(|m| json!({ "moderators": m }))
-            }
-            sales_op @ (Command::OfferStart { .. }
-            | Command::OfferStop { .. }
-            | Command::OrderPlace { .. }
-            | Command::OrderCancel { .. }
-            | Command::OrderConfirm { .. }
-            | Command::OrderShip { .. }) => return self.sales_command(&user, sales_op).await,
-            Command::Subscribe { .. } | Command::Unsubscribe { .. } => return Err(ReplyError::internal()),
-        };
-        result.map_err(ReplyError::from)
-    }
-
-    /// Flash offers and orders; every one checks the caller's rights itself.
-    async fn sales_command(&self, user: &User, command: Command) -> Result<serde_json::Value, ReplyError> {
+    /// Every operation and what carries it out, one arm each. A reply of `None` was queued by
+    /// the handler itself (a subscription's, ahead of its first event). Each handler checks the
+    /// caller's rights for its own command.
+    async fn dispatch(&mut self, id: u64, command: Command) -> Result<Option<Value>, ReplyError> {
         use crate::engine::sales::OrderAction;
-        use crate::sales::{OfferRequest, OrderFor, OrderRequest};
-        use serde_json::json;
-        let sales = &self.state.sales;
-        let order_act = |order_id, action| async move { sales.order_act(user, order_id, action).await };
-        let result = match command {
+        let done = |()| Some(json!({}));
+        let shows = self.state.shows.clone();
+        let sales = self.state.sales.clone();
+        Ok(match command {
+            Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await.map(|()| None)?,
+            Command::Unsubscribe { ch } => self.unsubscribe(&ch).await.map(done)?,
+            Command::ChatSend { show, text } => Some(self.chat_send(show, text).await?),
+            Command::ChatDelete { show, msg_id } => {
+                shows.chat_delete(&self.signed_in()?, show, msg_id).await.map(done)?
+            }
+            Command::ChatMute { show, user_id, minutes } => {
+                shows.mute(&self.signed_in()?, show, user_id, minutes).await.map(done)?
+            }
+            Command::ChatSlow { show, seconds } => shows.slow(&self.signed_in()?, show, seconds).await.map(done)?,
+            Command::ChatBan { show, user_id } => shows.ban(&self.signed_in()?, show, user_id).await.map(done)?,
+            Command::React { show, kind: _ } => shows.react(&self.signed_in()?, show).await.map(done)?,
+            Command::ShowPin { show, product_id } => shows.pin(&self.signed_in()?, show, product_id).await.map(done)?,
+            Command::ShowAnnounce { show, text } => shows.announce(&self.signed_in()?, show, &text).await.map(done)?,
+            Command::ShowModerators { show, add, remove } => {
+                let moderators = shows.set_moderators(&self.signed_in()?, show, &add, &remove).await?;
+                Some(json!({ "moderators": moderators }))
+            }
             Command::OfferStart { show, product_id, price, quantity, per_buyer_limit, duration_s } => {
                 let r = OfferRequest { show, product: product_id, price, quantity, per_buyer_limit, duration_s };
-                sales.offer_start(user, &r).await.map(|o| json!({ "offer": o }))
+                let offer = sales.offer_start(&self.signed_in()?, &r).await.map_err(|e| e.0)?;
+                Some(json!({ "offer": offer }))
             }
             Command::OfferStop { show, offer_id } => {
-                sales.offer_stop(user, show, offer_id).await.map(|o| json!({ "offer": o }))
+                let offer = sales.offer_stop(&self.signed_in()?, show, offer_id).await.map_err(|e| e.0)?;
+                Some(json!({ "offer": offer }))
             }
             Command::OrderPlace { show, offer_id, product_id, qty, key, delivery } => {
-                let item = match (offer_id, product_id) {
-                    (Some(o), None) => OrderFor::Offer(o),
-                    (None, Some(p)) => OrderFor::Product(p),
-                    _ => return Err(ReplyError::bad_request("give exactly one of offer_id and product_id")),
-                };
-                let delivery = delivery.map(|d| crate::domain::account::DeliveryContact {
-                    name: d.name,
-                    phone: d.phone,
-                    address: d.address,
-                });
-                let source = if offer_id.is_some() { "offer" } else { "pinned" };
-                let r = OrderRequest { show, item, qty, key, delivery, source };
-                let placed = timed(&self.state.metrics, "order.place", sales.order_place(user, &r)).await;
-                placed.map(|o| {
-                    let needs_address = o["needs_address"] == json!(true);
-                    json!({ "order": o, "needs_address": needs_address })
-                })
+                Some(self.order_place(show, offer_id, product_id, qty, key, delivery).await?)
             }
             Command::OrderCancel { order_id } => {
-                order_act(order_id, OrderAction::Cancel { by_seller: false }).await.map(|o| json!({ "order": o }))
+                Some(self.order_act(order_id, OrderAction::Cancel { by_seller: false }).await?)
             }
-            Command::OrderConfirm { order_id } => {
-                order_act(order_id, OrderAction::Confirm).await.map(|o| json!({ "order": o }))
-            }
-            Command::OrderShip { order_id } => {
-                order_act(order_id, OrderAction::Ship).await.map(|o| json!({ "order": o }))
-            }
-            _ => return Err(ReplyError::internal()),
+            Command::OrderConfirm { order_id } => Some(self.order_act(order_id, OrderAction::Confirm).await?),
+            Command::OrderShip { order_id } => Some(self.order_act(order_id, OrderAction::Ship).await?),
+        })
+    }
+
+    /// The signed-in user (a guest token is enough), for every command but the subscriptions.
+    fn signed_in(&self) -> Result<User, ReplyError> {
+        self.user().cloned().ok_or_else(|| {
+            ReplyError::new(ErrorCode::Unauthenticated, "sign in (a guest token is enough) to take part")
+        })
+    }
+
+    /// `chat.send`; a buyer's message may also be an order ("chốt 2"), placed in the background
+    /// and answered privately on `user:<id>`.
+    async fn chat_send(&self, show: Uuid, text: String) -> Result<Value, ReplyError> {
+        let user = self.signed_in()?;
+        let msg_id = timed(&self.state.metrics, "chat.send", self.state.shows.chat_send(&user, show, &text)).await?;
+        if user.role == crate::auth::Role::Buyer {
+            let sales = self.state.sales.clone();
+            self.state.work.spawn(async move { sales.chat_order(&user, show, msg_id, &text).await });
+        }
+        Ok(json!({ "msg_id": msg_id }))
+    }
+
+    async fn order_place(
+        &self,
+        show: Uuid,
+        offer_id: Option<Uuid>,
+        product_id: Option<Uuid>,
+        qty: i64,
+        key: String,
+        delivery: Option<crate::protocol::DeliveryInput>,
+    ) -> Result<Value, ReplyError> {
+        let user = self.signed_in()?;
+        let item = match (offer_id, product_id) {
+            (Some(o), None) => OrderFor::Offer(o),
+            (None, Some(p)) => OrderFor::Product(p),
+            _ => return Err(ReplyError::bad_request("give exactly one of offer_id and product_id")),
         };
-        result.map_err(|e| e.0)
+        let delivery = delivery.map(|d| crate::domain::account::DeliveryContact {
+            name: d.name,
+            phone: d.phone,
+            address: d.address,
+        });
+        let source = if offer_id.is_some() { "offer" } else { "pinned" };
+        let r = OrderRequest { show, item, qty, key, delivery, source };
+        let order = timed(&self.state.metrics, "order.place", self.state.sales.order_place(&user, &r))
+            .await
+            .map_err(|e| e.0)?;
+        let needs_address = order["needs_address"] == json!(true);
+        Ok(json!({ "order": order, "needs_address": needs_address }))
+    }
+
+    async fn order_act(&self, order_id: Uuid, action: crate::engine::sales::OrderAction) -> Result<Value, ReplyError> {
+        let order = self.state.sales.order_act(&self.signed_in()?, order_id, action).await.map_err(|e| e.0)?;
+        Ok(json!({ "order": order }))
     }
 
     /// Subscribes and queues the reply itself, before any live event of the channel.
