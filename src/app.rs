@@ -26,8 +26,8 @@ use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::presence::{REPORT_TTL, Reports};
+use crate::room::{NoFairs, Rooms, WithShows};
 use crate::shows::{Shows, ShowsConfig};
-use crate::snapshot::{HistoryOnly, Snapshots};
 use crate::state::{AppState, Shared};
 use crate::transport::http::{HttpServer, ServeOptions};
 use crate::{ops, transport};
@@ -72,16 +72,16 @@ impl App {
     }
 
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
-        Self::build_with_snapshots(config, listener, Arc::new(HistoryOnly)).await
+        Self::build_with_rooms(config, listener, Arc::new(NoFairs)).await
     }
 
-    /// [`App::build_with_listener`] with another [`Snapshots`]: the provider that says which
-    /// fair and booth channels exist and what a subscriber to one starts from. The fairs domain
-    /// plugs in here; tests of the realtime core use one that owns booth channels.
-    pub async fn build_with_snapshots(
+    /// [`App::build_with_listener`] with the [`Rooms`] of every channel kind but shows: which
+    /// fair and booth channels exist, who may join them and their rooms. The fairs domain plugs
+    /// in here; tests of the realtime core use one that owns booth channels.
+    pub async fn build_with_rooms(
         mut config: Config,
         listener: TcpListener,
-        snapshots: Arc<dyn Snapshots>,
+        others: Arc<dyn Rooms>,
     ) -> Result<Self, StartError> {
         config.validate()?;
         warn_if_descriptors_fall_short(&config);
@@ -198,7 +198,7 @@ impl App {
             engine,
             hub,
             metrics,
-            snapshots,
+            rooms: Arc::new(WithShows { shows: shows.clone(), rest: others }),
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             work: TaskTracker::new(),

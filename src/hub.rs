@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::engine::{EventSink, Publication, StreamPosition};
 use crate::metrics::Metrics;
 use crate::protocol::Disconnect;
-use crate::room::ShowRoom;
+use crate::room::Room;
 use crate::transport::outbound::Outbound;
 
 /// Shards of the channel map, so joins and broadcasts on different channels rarely contend.
@@ -90,7 +90,7 @@ impl Recent {
     }
 }
 
-/// A channel's live state, for channels that keep one (shows).
+/// A channel's live state, for channels that keep one.
 #[derive(Default)]
 enum RoomSlot {
     #[default]
@@ -103,7 +103,7 @@ enum RoomSlot {
         _done: watch::Sender<()>,
         waiting: watch::Receiver<()>,
     },
-    Ready(Box<ShowRoom>),
+    Ready(Box<dyn Room>),
 }
 
 /// What a joining subscriber finds.
@@ -174,7 +174,7 @@ impl Hub {
 
     /// Installs a loaded room and applies what arrived while it loaded. False when events were
     /// dropped meanwhile (the room is discarded and must be loaded again).
-    pub fn install_room(&self, channel: &str, mut room: ShowRoom) -> bool {
+    pub fn install_room(&self, channel: &str, mut room: Box<dyn Room>) -> bool {
         let mut shard = self.shard(channel).lock().unwrap();
         let Some(subs) = shard.get_mut(channel) else { return false };
         let slot = std::mem::take(&mut subs.room);
@@ -189,7 +189,7 @@ impl Hub {
         for (position, frame) in &buffer {
             kicked.extend(room.apply(position.as_ref(), frame.as_bytes()));
         }
-        subs.room = RoomSlot::Ready(Box::new(room));
+        subs.room = RoomSlot::Ready(room);
         for user in kicked {
             subs.subs.retain(|_, s| s.user != Some(user));
         }
@@ -206,7 +206,7 @@ impl Hub {
         }
     }
 
-    /// Whether the channel's room is loaded here and says the show is in `status`.
+    /// The status of the channel's room, when it is loaded here and has one.
     pub fn room_status(&self, channel: &str) -> Option<String> {
         let shard = self.shard(channel).lock().unwrap();
         match &shard.get(channel)?.room {

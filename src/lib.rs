@@ -9,7 +9,8 @@
 //! - [`shows`]: live shows: lifecycle, reactions, viewers, pinning, and their chat rooms.
 //! - [`chat`]: chat in any room: the rules a message passes, moderation and its log.
 //! - [`sales`]: flash offers and orders, including "chốt đơn" from the chat.
-//! - [`room`]: a show's live state on this node, kept from its events, for snapshots.
+//! - [`room`]: a channel's live state on this node (the `Room` trait), and where each kind of
+//!   channel gets its room (`Rooms`).
 //! - [`accounts`], [`catalog`]: services that keep accounts, sellers and products in the engine.
 //! - [`throttle`]: sign-in, registration and guest-token throttles, counted in the engine.
 //! - [`demo`]: the `--demo` data set.
@@ -21,7 +22,6 @@
 //! - [`presence`]: when a node reports its viewer counts to the engine.
 //! - [`engine`]: broker, presence and state traits with memory and Redis implementations.
 //! - [`channel`]: channel names and who may subscribe.
-//! - [`snapshot`]: the state a subscriber starts from, per channel kind.
 //! - [`domain`]: accounts, seller profiles, products and combos: shapes and validation, no I/O.
 //! - [`vn`]: Vietnamese text: search folding, phone numbers, text cleaning, word filters.
 //! - [`auth`]: users, roles and access tokens.
@@ -53,7 +53,6 @@ pub mod sales;
 pub mod schema;
 pub mod session;
 pub mod shows;
-pub mod snapshot;
 pub mod state;
 pub mod telemetry;
 pub mod throttle;

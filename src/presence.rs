@@ -4,7 +4,7 @@
 //! So an idle subscription costs the engine nothing between refreshes: per node, the reports
 //! sent are at most one per channel whose local count changed in a tick, plus one per channel
 //! with local subscribers every [`REFRESH`]. Channels exist before anyone may subscribe to them
-//! (`Snapshots::check_exists`), so both terms are bounded by real channels with real viewers.
+//! (`Rooms::admit`), so both terms are bounded by real channels with real viewers.
 
 use std::collections::HashMap;
 use std::hash::Hash;

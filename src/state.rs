@@ -17,9 +17,9 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
+use crate::room::Rooms;
 use crate::sales::Sales;
 use crate::shows::Shows;
-use crate::snapshot::Snapshots;
 use crate::throttle::Throttles;
 
 /// Everything a request or a connection needs; one pointer, cheap to clone.
@@ -40,7 +40,8 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     pub tokens: Arc<Tokens>,
     pub metrics: Arc<Metrics>,
-    pub snapshots: Arc<dyn Snapshots>,
+    /// Which channels exist, who may join them, and their rooms.
+    pub rooms: Arc<dyn Rooms>,
     /// Cancelled when the server begins shutting down.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.

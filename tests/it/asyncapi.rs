@@ -348,11 +348,11 @@ fn examples_are_the_committed_files() {
 }
 
 /// The events the server publishes, as `channel kind → (name → kept)`, read from each
-/// `.publish(<channel>, "<name>", <data>, <kept>)` call in `src/shows.rs` (whose calls all publish
+/// `.publish(<channel>, "<name>", <data>, <kept>)` call in `src/shows/mod.rs` (whose calls all publish
 /// on the show's channel) and `src/sales.rs` (whose first argument names the channel).
 fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
     let mut found: BTreeMap<&'static str, BTreeMap<String, bool>> = BTreeMap::new();
-    for file in ["src/shows.rs", "src/sales.rs"] {
+    for file in ["src/shows/mod.rs", "src/sales.rs"] {
         let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
         for (at, _) in source.match_indices(".publish(") {
             let args = call_arguments(&source[at + ".publish(".len()..]);
@@ -365,7 +365,7 @@ fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
                 other => panic!("{file} publishes {name:?} with a history flag that is not a literal: {other:?}"),
             };
             let kind = match file {
-                "src/shows.rs" => "show",
+                "src/shows/mod.rs" => "show",
                 _ => channel_kind_of(&source[..at], &args[0])
                     .unwrap_or_else(|| panic!("{file} publishes {name:?} on a channel not told apart: {}", args[0])),
             };
@@ -373,8 +373,8 @@ fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
                 assert_eq!(before, kept, "{file} publishes {name:?} on {kind}: both kept and ephemeral");
             }
         }
-        if file == "src/shows.rs" {
-            assert!(found["show"].len() >= 9, "src/shows.rs publishes at least the nine show events: {found:?}");
+        if file == "src/shows/mod.rs" {
+            assert!(found["show"].len() >= 9, "src/shows/mod.rs publishes at least the nine show events: {found:?}");
         }
     }
     let at_least = [("show", &["offer", "stock"][..]), ("user", &["order", "order.failed"]), ("seller", &["order"])];

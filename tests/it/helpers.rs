@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use ocop_live::auth::{Role, User};
 use ocop_live::channel::{Channel, ChannelKind};
 use ocop_live::protocol::ReplyError;
-use ocop_live::snapshot::{HistoryOnly, Snapshots};
+use ocop_live::room::{NoFairs, Room, Rooms};
 use ocop_live::{App, AppState, Config};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -98,30 +98,34 @@ pub async fn spawn_with(config: Config) -> TestApp {
 /// A server whose every `booth:` channel exists, for tests of the realtime core (history,
 /// recovery, limits, presence) on a channel no domain owns; see [`public_channel`].
 pub async fn spawn_core(config: Config) -> TestApp {
-    spawn_with_snapshots(config, Arc::new(CoreChannels)).await
+    spawn_with_rooms(config, Arc::new(CoreChannels)).await
 }
 
-/// [`HistoryOnly`], except that every booth exists.
+/// [`NoFairs`], except that every booth exists (and keeps no room).
 struct CoreChannels;
 
 #[async_trait::async_trait]
-impl Snapshots for CoreChannels {
-    async fn check_exists(&self, channel: &Channel) -> Result<(), ReplyError> {
+impl Rooms for CoreChannels {
+    async fn admit(&self, channel: &Channel, user: Option<&User>) -> Result<(), ReplyError> {
         match channel.kind {
             ChannelKind::Booth => Ok(()),
-            _ => HistoryOnly.check_exists(channel).await,
+            _ => NoFairs.admit(channel, user).await,
         }
     }
 
-    async fn snapshot(&self, channel: &Channel, user: Option<&User>) -> Result<Value, ReplyError> {
-        HistoryOnly.snapshot(channel, user).await
+    fn keeps_room(&self, _channel: &Channel) -> bool {
+        false
+    }
+
+    async fn load(&self, channel: &Channel) -> Result<Box<dyn Room>, ReplyError> {
+        NoFairs.load(channel).await
     }
 }
 
-pub async fn spawn_with_snapshots(config: Config, snapshots: Arc<dyn Snapshots>) -> TestApp {
+pub async fn spawn_with_rooms(config: Config, rooms: Arc<dyn Rooms>) -> TestApp {
     init_tracing();
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("binds");
-    start(App::build_with_snapshots(config, listener, snapshots).await.expect("server builds"))
+    start(App::build_with_rooms(config, listener, rooms).await.expect("server builds"))
 }
 
 fn start(app: App) -> TestApp {

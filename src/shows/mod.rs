@@ -6,6 +6,8 @@
 //! marks (`slow:<user>`), the once-a-second broadcast lock (`tick`) and the moderation log
 //! (`modlog`). Indexes `shows:<status>` and `{s:<seller>}:shows` list shows.
 
+pub mod room;
+
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use uuid::Uuid;
 
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError};
+use crate::channel::Channel;
 use crate::chat::{Chat, ChatError, ModerationEntry, Room};
 use crate::clock::Clock;
 use crate::domain::FieldErrors;
@@ -28,6 +31,9 @@ use crate::engine::lease::once_per;
 use crate::engine::{Engine, EngineError};
 use crate::hub::Hub;
 use crate::presence::{REPORT_TTL, Reports};
+use crate::protocol::ReplyError;
+use crate::room::Rooms;
+use room::ShowRoom;
 
 /// Hearts one viewer may send a second (and in a burst): enough for a thumb on the screen,
 /// not for a script.
@@ -594,7 +600,7 @@ impl Shows {
     }
 
     /// Builds a node's room for a show from stored state.
-    pub async fn load_room(&self, id: Uuid) -> Result<crate::room::ShowRoom, ShowError> {
+    pub async fn load_room(&self, id: Uuid) -> Result<ShowRoom, ShowError> {
         let channel = channel_of(id);
         // History first: the stored state read after it is at least as new.
         let recent = self.engine.broker.recent(&channel, 1000).await?;
@@ -609,7 +615,7 @@ impl Shows {
         let viewers = self.engine.presence.count(&channel).await?;
         let show_value = serde_json::to_value(&show).map_err(|e| EngineError::Internal(e.to_string()))?;
         let offers = self.live_offers(&show).await?;
-        Ok(crate::room::ShowRoom::load(show_value, pinned, offers, viewers, hearts, recent.position, &recent.events))
+        Ok(ShowRoom::load(show_value, pinned, offers, viewers, hearts, recent.position, &recent.events))
     }
 
     /// The show's live offers, as the `offer` events show them.
@@ -723,5 +729,30 @@ impl Shows {
         }
         self.last_broadcast.lock().unwrap().insert(id, (viewers, hearts));
         Ok(())
+    }
+}
+
+/// Shows keep a room on every node that has viewers; a viewer banned from a show cannot join it.
+#[async_trait::async_trait]
+impl Rooms for Shows {
+    async fn admit(&self, channel: &Channel, user: Option<&User>) -> Result<(), ReplyError> {
+        if let Some(user) = user
+            && self.is_banned(channel.id, user.id).await?
+        {
+            return Err(ReplyError::forbidden("you are banned from this show"));
+        }
+        Ok(())
+    }
+
+    fn keeps_room(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    async fn load(&self, channel: &Channel) -> Result<Box<dyn crate::room::Room>, ReplyError> {
+        Ok(Box::new(self.load_room(channel.id).await?))
+    }
+
+    fn joined(&self, channel: &Channel, viewer: String) {
+        self.viewer_joined(channel.id, viewer);
     }
 }
