@@ -41,6 +41,18 @@ impl Channel {
         Self { kind, id }
     }
 
+    pub fn show(id: Uuid) -> Self {
+        Self::new(ChannelKind::Show, id)
+    }
+
+    pub fn user(id: Uuid) -> Self {
+        Self::new(ChannelKind::User, id)
+    }
+
+    pub fn seller(id: Uuid) -> Self {
+        Self::new(ChannelKind::Seller, id)
+    }
+
     /// Parses `kind:<uuid>`; anything else is a `bad_request`.
     pub fn parse(name: &str) -> Result<Self, ReplyError> {
         let unknown = || {

@@ -22,6 +22,7 @@
 //! - [`presence`]: when a node reports its viewer counts to the engine.
 //! - [`engine`]: broker, presence and state traits with memory and Redis implementations.
 //! - [`channel`]: channel names and who may subscribe.
+//! - [`events`]: the events of each channel kind, typed, and the one function that publishes one.
 //! - [`domain`]: accounts, seller profiles, products and combos: shapes and validation, no I/O.
 //! - [`vn`]: Vietnamese text: search folding, phone numbers, text cleaning, word filters.
 //! - [`auth`]: users, roles and access tokens.
@@ -43,6 +44,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod events;
 pub mod hub;
 pub mod metrics;
 pub mod ops;

@@ -21,8 +21,9 @@ use crate::engine::sales::{
     PlaceOutcome, Refusal, StoredOrder, Target,
 };
 use crate::engine::{Engine, EngineError};
+use crate::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
 use crate::protocol::{ErrorCode, ReplyError};
-use crate::shows::{ShowError, Shows, channel_of};
+use crate::shows::{ShowError, Shows};
 
 /// Bounds of an offer, each what a seller on camera could mean.
 pub const MIN_DURATION_S: u64 = 10;
@@ -214,9 +215,8 @@ impl Sales {
         }
     }
 
-    async fn publish(&self, channel: &str, event: &str, data: Value, history: bool) -> Result<(), SalesError> {
-        let raw = serde_json::value::to_raw_value(&data).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.engine.broker.publish(channel, event, &raw, history).await?;
+    async fn publish<E: Event>(&self, id: Uuid, event: E) -> Result<(), SalesError> {
+        events::publish(self.engine.broker.as_ref(), id, &event).await?;
         Ok(())
     }
 
@@ -295,7 +295,7 @@ impl Sales {
             .await?
             .ok_or_else(|| EngineError::Internal("offer vanished".into()))?;
         let offer = Offer::from(&state);
-        self.publish(&channel_of(show.id), "offer", json!({ "offer": offer }), true).await?;
+        self.publish(show.id, ShowEvent::Offer { offer: &offer }).await?;
         Ok(offer)
     }
 
@@ -329,7 +329,7 @@ impl Sales {
         self.learn_finished(closed.id, closed.remaining == 0);
         let mut offer = Offer::from(&closed);
         offer.remaining = 0;
-        self.publish(&channel_of(closed.show), "offer", json!({ "offer": offer }), true).await?;
+        self.publish(closed.show, ShowEvent::Offer { offer: &offer }).await?;
         Ok(offer)
     }
 
@@ -529,7 +529,7 @@ impl Sales {
                 let view = placed_view;
                 if order.needs_address {
                     let data = json!({ "kind": "order.needs_address", "order": view });
-                    self.publish(&format!("user:{}", user.id), "notify", data, true).await?;
+                    self.publish(user.id, UserEvent::Notify(&data)).await?;
                 }
                 if let Some(offer) = offer_id {
                     if sold_out {
@@ -589,15 +589,15 @@ impl Sales {
     }
 
     async fn notify(&self, view: &Value, buyer: Uuid, seller: Uuid) -> Result<(), SalesError> {
-        self.publish(&format!("user:{buyer}"), "order", json!({ "order": view }), true).await?;
-        self.publish(&format!("seller:{seller}"), "order", json!({ "order": view }), true).await
+        self.publish(buyer, UserEvent::Order { order: view }).await?;
+        self.publish(seller, SellerEvent::Order { order: view }).await
     }
 
     async fn sold_out(&self, seller: Uuid, offer: Uuid) -> Result<(), SalesError> {
         self.learn_finished(offer, true);
         if let Some(state) = self.engine.sales.offer_get(seller, offer).await? {
-            self.publish(&channel_of(state.show), "stock", json!({ "offer_id": offer, "remaining": 0 }), false).await?;
-            self.publish(&channel_of(state.show), "offer", json!({ "offer": Offer::from(&state) }), true).await?;
+            self.publish(state.show, ShowEvent::Stock { offer_id: offer, remaining: 0 }).await?;
+            self.publish(state.show, ShowEvent::Offer { offer: &Offer::from(&state) }).await?;
         }
         Ok(())
     }
@@ -723,7 +723,7 @@ impl Sales {
                     let told = async {
                         self.notify(&view, buyer, seller).await?;
                         let data = json!({ "kind": "order.address_expired", "order": view });
-                        self.publish(&format!("user:{buyer}"), "notify", data, true).await
+                        self.publish(buyer, UserEvent::Notify(&data)).await
                     };
                     if let Err(e) = told.await {
                         tracing::warn!(order = %order, error = ?e, "address expiry not announced");
@@ -771,17 +771,11 @@ impl Sales {
         }
         let Some(intent) = chat_order::parse(text) else { return };
         let outcome = self.chat_intent(user, show_id, msg_id, intent).await;
-        let channel = format!("user:{}", user.id);
         let result = match outcome {
             Ok(Some(_)) | Ok(None) => Ok(()),
             Err(SalesError(e)) => {
-                self.publish(
-                    &channel,
-                    "order.failed",
-                    json!({ "show_id": show_id, "msg_id": msg_id, "error": e }),
-                    true,
-                )
-                .await
+                let failed = json!({ "show_id": show_id, "msg_id": msg_id, "error": e });
+                self.publish(user.id, UserEvent::OrderFailed(&failed)).await
             }
         };
         if let Err(e) = result {
@@ -904,8 +898,8 @@ impl Sales {
                 Err(_) => continue,
             }
             if let Ok(Some(state)) = self.engine.sales.offer_get(seller, offer).await {
-                let data = json!({ "offer_id": offer, "remaining": state.remaining });
-                let _ = self.publish(&channel_of(state.show), "stock", data, false).await;
+                let stock = ShowEvent::Stock { offer_id: offer, remaining: state.remaining };
+                let _ = self.publish(state.show, stock).await;
             }
         }
         self.finished.lock().unwrap().retain(|_, f| f.at.elapsed() < FINAL_MEMORY);

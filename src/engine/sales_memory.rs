@@ -1,5 +1,6 @@
 //! [`Sales`] in memory: every operation under the state lock, then the sales lock.
 
+use crate::channel::Channel;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -363,7 +364,7 @@ impl Sales for MemoryEngine {
             // After the locks: the memory engine has no crash between storing and telling.
             let data = RawValue::from_string(r.seller_event.clone())
                 .map_err(|e| EngineError::Internal(format!("seller event is not JSON: {e}")))?;
-            Broker::publish(self, &format!("seller:{}", r.seller), "order", &data, true).await?;
+            Broker::publish(self, &Channel::seller(r.seller).to_string(), "order", &data, true).await?;
         }
         Ok(outcome)
     }
@@ -440,7 +441,7 @@ impl Sales for MemoryEngine {
             State::index_add(self, &buyer_orders_key(buyer), &order.to_string()).await?;
             let data = RawValue::from_string(event.to_owned())
                 .map_err(|e| EngineError::Internal(format!("buyer event is not JSON: {e}")))?;
-            Broker::publish(self, &format!("user:{buyer}"), "order", &data, true).await?;
+            Broker::publish(self, &Channel::user(buyer).to_string(), "order", &data, true).await?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! [`Sales`] on Redis: each operation is one Lua script on the seller's slot.
 
+use crate::channel::Channel;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
@@ -487,7 +488,8 @@ impl Sales for RedisEngine {
             show,
             r.address_due_ms.map(|d| d.to_string()).unwrap_or_default(),
         ];
-        let ([meta, chlog], event) = self.event_target(&format!("seller:{}", r.seller), "order", &r.seller_event);
+        let ([meta, chlog], event) =
+            self.event_target(&Channel::seller(r.seller).to_string(), "order", &r.seller_event);
         let idem = self.key(&idem_key(r.seller, r.buyer, &r.key));
         let order = self.key(&order_key(r.seller, r.order_id));
         let log = self.key(&order_log_key(r.seller));
@@ -635,7 +637,7 @@ impl Sales for RedisEngine {
     }
 
     async fn order_file(&self, buyer: Uuid, seller: Uuid, order: Uuid, event: &str) -> Result<(), EngineError> {
-        let ([meta, chlog], publish) = self.event_target(&format!("user:{buyer}"), "order", event);
+        let ([meta, chlog], publish) = self.event_target(&Channel::user(buyer).to_string(), "order", event);
         let mut inv = self.sales_scripts().order_file.prepare_invoke();
         inv.key(self.key(&buyer_sellers_key(buyer)))
             .key(self.key(&buyer_orders_key(buyer)))

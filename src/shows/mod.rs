@@ -29,6 +29,7 @@ use crate::domain::FieldErrors;
 use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
 use crate::engine::lease::once_per;
 use crate::engine::{Engine, EngineError};
+use crate::events::{self, ShowEvent};
 use crate::hub::Hub;
 use crate::presence::{REPORT_TTL, Reports};
 use crate::protocol::ReplyError;
@@ -131,18 +132,12 @@ fn owner_key(id: Uuid) -> String {
 fn status_index(status: ShowStatus) -> String {
     format!("shows:{}", status.as_str())
 }
-pub fn channel_of(id: Uuid) -> String {
-    format!("show:{id}")
-}
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
     serde_json::from_slice(bytes).map_err(|e| EngineError::Internal(format!("corrupt record: {e}")))
 }
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
     serde_json::to_vec(value).map_err(|e| EngineError::Internal(e.to_string()))
-}
-fn raw(value: &Value) -> Result<Box<serde_json::value::RawValue>, EngineError> {
-    serde_json::value::to_raw_value(value).map_err(|e| EngineError::Internal(e.to_string()))
 }
 
 /// Settings of the shows service.
@@ -215,13 +210,13 @@ impl Shows {
         Err(ShowError::Engine(EngineError::Unavailable("show is being changed too often; retry".into())))
     }
 
-    async fn publish(&self, id: Uuid, event: &str, data: Value, history: bool) -> Result<(), ShowError> {
-        self.engine.broker.publish(&channel_of(id), event, &raw(&data)?, history).await?;
+    async fn publish(&self, id: Uuid, event: ShowEvent<'_>) -> Result<(), ShowError> {
+        events::publish(self.engine.broker.as_ref(), id, &event).await?;
         Ok(())
     }
 
     async fn publish_show(&self, show: &Show) -> Result<(), ShowError> {
-        self.publish(show.id, "show", json!({ "show": show }), true).await
+        self.publish(show.id, ShowEvent::Show { show }).await
     }
 
     pub async fn create(&self, seller_id: Uuid, input: &ShowInput) -> Result<Show, ShowError> {
@@ -295,9 +290,9 @@ impl Shows {
         let from = if to == ShowStatus::Live { ShowStatus::Scheduled } else { ShowStatus::Live };
         self.engine.state.index_remove(&status_index(from), &id.to_string()).await?;
         self.engine.state.index_add(&status_index(to), &id.to_string()).await?;
-        self.publish(id, "status", json!({ "status": to }), true).await?;
+        self.publish(id, ShowEvent::Status { status: to }).await?;
         if to == ShowStatus::Ended {
-            self.publish(id, "pinned", json!({ "product": null }), true).await?;
+            self.publish(id, ShowEvent::Pinned { product: &Value::Null }).await?;
             self.flush(id, show.seller_id).await?;
             let summary = self.summary_of(&show).await?;
             let show = self
@@ -432,14 +427,14 @@ impl Shows {
         let moderator = Self::is_moderator(&show, user);
         let base = show_key(show.seller_id, id);
         let (msg_id, message) = self.chat.admit(&Self::room(&show, &base), user, moderator, &text).await?;
-        self.publish(id, "chat", message, true).await?;
+        self.publish(id, ShowEvent::Chat(&message)).await?;
         self.engine.state.incr_by(&show_sub(show.seller_id, id, "chats"), 1).await?;
         Ok(msg_id)
     }
 
     pub async fn chat_delete(&self, user: &User, id: Uuid, msg_id: Uuid) -> Result<(), ShowError> {
         let show = self.moderator_show(id, user).await?;
-        self.publish(id, "chat.deleted", json!({ "msg_id": msg_id }), true).await?;
+        self.publish(id, ShowEvent::ChatDeleted { msg_id }).await?;
         self.log(&show, user, "delete", Some(msg_id.to_string()), None).await
     }
 
@@ -458,7 +453,7 @@ impl Shows {
         }
         let base = show_key(show.seller_id, id);
         self.chat.ban(&Self::room(&show, &base), target).await?;
-        self.publish(id, "banned", json!({ "user_id": target }), true).await?;
+        self.publish(id, ShowEvent::Banned { user_id: target }).await?;
         self.log(&show, user, "ban", Some(target.to_string()), None).await
     }
 
@@ -490,7 +485,7 @@ impl Shows {
             Ok(())
         })
         .await?;
-        self.publish(id, "announcement", json!({ "text": announcement }), true).await?;
+        self.publish(id, ShowEvent::Announcement { text: announcement.as_deref() }).await?;
         self.log(&show, user, "announce", None, Some(text)).await
     }
 
@@ -535,7 +530,7 @@ impl Shows {
             let retry = wait.wait_time_from(self.react_limiter.clock().now());
             return Err(ShowError::RateLimited { retry_after_ms: (retry.as_millis() as u64).max(1) });
         }
-        match self.hub.room_status(&channel_of(id)).as_deref() {
+        match self.hub.room_status(&Channel::show(id).to_string()).as_deref() {
             Some("ended") => return Err(ShowError::InvalidState("the show has ended")),
             Some(_) => {}
             None => {
@@ -583,7 +578,7 @@ impl Shows {
             Ok(())
         })
         .await?;
-        self.publish(id, "pinned", json!({ "product": product }), true).await
+        self.publish(id, ShowEvent::Pinned { product: &product }).await
     }
 
     /// A product changed (price, stock): shows that pin it say so again.
@@ -593,7 +588,7 @@ impl Shows {
             let Ok(show) = self.get(id).await else { continue };
             if show.status != ShowStatus::Ended && show.pinned_product_id == Some(product_id) {
                 let product = self.pinned_view(&show, product_id).await?;
-                self.publish(id, "pinned", json!({ "product": product }), true).await?;
+                self.publish(id, ShowEvent::Pinned { product: &product }).await?;
             }
         }
         Ok(())
@@ -601,7 +596,7 @@ impl Shows {
 
     /// Builds a node's room for a show from stored state.
     pub async fn load_room(&self, id: Uuid) -> Result<ShowRoom, ShowError> {
-        let channel = channel_of(id);
+        let channel = Channel::show(id).to_string();
         // History first: the stored state read after it is at least as new.
         let recent = self.engine.broker.recent(&channel, 1000).await?;
         let show = self.get(id).await?;
@@ -692,7 +687,7 @@ impl Shows {
             }
         };
         let hearts_added = self.flush(id, seller).await?;
-        let channel = channel_of(id);
+        let channel = Channel::show(id).to_string();
         let now = std::time::Instant::now();
         let due = self.reports.lock().unwrap().due(&id, local as u64, now);
         if due {
@@ -722,10 +717,10 @@ impl Shows {
             hearts.as_ref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
         let last = self.last_broadcast.lock().unwrap().get(&id).copied();
         if last.map(|(v, _)| v) != Some(viewers) {
-            self.publish(id, "viewers", json!({ "count": viewers }), false).await?;
+            self.publish(id, ShowEvent::Viewers { count: viewers }).await?;
         }
         if last.map(|(_, h)| h) != Some(hearts) {
-            self.publish(id, "reactions", json!({ "heart": hearts }), false).await?;
+            self.publish(id, ShowEvent::Reactions { heart: hearts }).await?;
         }
         self.last_broadcast.lock().unwrap().insert(id, (viewers, hearts));
         Ok(())

@@ -347,95 +347,28 @@ fn examples_are_the_committed_files() {
     assert!(unused.is_empty(), "examples not embedded in proto/asyncapi.json: {unused:?}");
 }
 
-/// The events the server publishes, as `channel kind → (name → kept)`, read from each
-/// `.publish(<channel>, "<name>", <data>, <kept>)` call in `src/shows/mod.rs` (whose calls all publish
-/// on the show's channel) and `src/sales.rs` (whose first argument names the channel).
+/// The events the server publishes, as `channel kind → (name → kept)`: every variant of the
+/// typed events of each channel kind (`ocop_live::events`), through which every event is
+/// published.
 fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
+    use ocop_live::events::{Event, SellerEvent, ShowEvent, UserEvent};
+    let kinds: [(&str, &[(&str, bool)]); 3] =
+        [("show", ShowEvent::ALL), ("user", UserEvent::ALL), ("seller", SellerEvent::ALL)];
     let mut found: BTreeMap<&'static str, BTreeMap<String, bool>> = BTreeMap::new();
-    for file in ["src/shows/mod.rs", "src/sales.rs"] {
-        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
-        for (at, _) in source.match_indices(".publish(") {
-            let args = call_arguments(&source[at + ".publish(".len()..]);
-            let Some(name) = args.get(1).and_then(|a| a.strip_prefix('"')).and_then(|a| a.strip_suffix('"')) else {
-                continue;
-            };
-            let kept = match args.get(3).map(String::as_str) {
-                Some("true") => true,
-                Some("false") => false,
-                other => panic!("{file} publishes {name:?} with a history flag that is not a literal: {other:?}"),
-            };
-            let kind = match file {
-                "src/shows/mod.rs" => "show",
-                _ => channel_kind_of(&source[..at], &args[0])
-                    .unwrap_or_else(|| panic!("{file} publishes {name:?} on a channel not told apart: {}", args[0])),
-            };
-            if let Some(before) = found.entry(kind).or_default().insert(name.to_owned(), kept) {
-                assert_eq!(before, kept, "{file} publishes {name:?} on {kind}: both kept and ephemeral");
-            }
-        }
-        if file == "src/shows/mod.rs" {
-            assert!(found["show"].len() >= 9, "src/shows/mod.rs publishes at least the nine show events: {found:?}");
+    for (kind, events) in kinds {
+        for (name, kept) in events {
+            let before = found.entry(kind).or_default().insert((*name).to_owned(), *kept);
+            assert!(before.is_none(), "{kind} has two events named {name}");
         }
     }
+    assert!(found["show"].len() >= 9, "at least the nine show events: {found:?}");
     let at_least = [("show", &["offer", "stock"][..]), ("user", &["order", "order.failed"]), ("seller", &["order"])];
     for (kind, events) in at_least {
         for ev in events {
-            assert!(found.get(kind).is_some_and(|e| e.contains_key(*ev)), "src/sales.rs publishes {ev} on {kind}:");
+            assert!(found.get(kind).is_some_and(|e| e.contains_key(*ev)), "{ev} is published on {kind}");
         }
     }
     found
-}
-
-/// The kind of channel a `.publish` call's first argument names (`&channel_of(..)` is a show's,
-/// `&format!("user:{..}")` a user's), following a variable to its last `let` before the call.
-fn channel_kind_of(before: &str, argument: &str) -> Option<&'static str> {
-    let direct = |text: &str| {
-        let text: String = text.split_whitespace().collect();
-        [("channel_of(", "show"), ("format!(\"user:", "user"), ("format!(\"seller:", "seller")]
-            .into_iter()
-            .find(|(marker, _)| text.contains(marker))
-            .map(|(_, kind)| kind)
-    };
-    direct(argument).or_else(|| {
-        let variable = argument.trim_start_matches('&');
-        if variable.is_empty() || !variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return None;
-        }
-        let pattern = format!("let {variable} = ");
-        let start = before.rfind(&pattern)? + pattern.len();
-        direct(before[start..].split(';').next()?)
-    })
-}
-
-/// The top-level arguments of a call, given the text after its opening parenthesis.
-fn call_arguments(text: &str) -> Vec<String> {
-    let mut args = vec![String::new()];
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for c in text.chars() {
-        if in_string {
-            args.last_mut().unwrap().push(c);
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            ')' | ']' | '}' if depth == 0 => break,
-            ',' if depth == 0 => {
-                args.push(String::new());
-                continue;
-            }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth -= 1,
-            '"' => in_string = true,
-            _ => {}
-        }
-        args.last_mut().unwrap().push(c);
-    }
-    args.into_iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect()
 }
 
 const SHOW_EVENTS_REF: &str = "./schemas/show/events.json#/$defs/";
