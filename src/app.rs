@@ -23,14 +23,15 @@ use crate::config::{Config, ConfigError};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
-use crate::hub::Hub;
+use crate::http::ops;
 use crate::metrics::Metrics;
-use crate::presence::{REPORT_TTL, Reports};
-use crate::room::{NoFairs, Rooms, WithShows};
+use crate::realtime::hub::Hub;
+use crate::realtime::presence::{REPORT_TTL, Reports};
+use crate::realtime::room::{NoFairs, Rooms, WithShows};
+use crate::realtime::transport;
+use crate::realtime::transport::http::{HttpServer, ServeOptions};
 use crate::shows::{Shows, ShowsConfig};
 use crate::state::{AppState, Shared};
-use crate::transport::http::{HttpServer, ServeOptions};
-use crate::{ops, transport};
 
 /// How often readiness is re-checked against the engine.
 const READY_CHECK: Duration = Duration::from_secs(1);
@@ -209,10 +210,10 @@ impl App {
             shows,
             sales,
             next_conn: AtomicU64::new(1),
-            throttles: crate::throttle::Throttles::new(engine_state, throttle),
+            throttles: crate::accounts::throttle::Throttles::new(engine_state, throttle),
             accounts,
             catalog,
-            openapi: crate::api::openapi_json().into(),
+            openapi: crate::http::api::openapi_json().into(),
         });
         let router = router(state.clone());
         Ok(Self { listener, state, router })
@@ -311,8 +312,8 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(transport::ws::handler))
         .merge(ops::router())
-        .merge(crate::api::router(&state))
-        .merge(crate::web::router())
+        .merge(crate::http::api::router(&state))
+        .merge(crate::http::web::router())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             // The path only: the query may carry a token, which never reaches the logs.
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

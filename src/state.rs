@@ -10,17 +10,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
+use crate::accounts::throttle::Throttles;
 use crate::auth::Tokens;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::hub::{ConnKey, Hub};
 use crate::metrics::Metrics;
-use crate::room::Rooms;
+use crate::realtime::hub::{ConnKey, Hub};
+use crate::realtime::room::Rooms;
 use crate::sales::Sales;
 use crate::shows::Shows;
-use crate::throttle::Throttles;
 
 /// Everything a request or a connection needs; one pointer, cheap to clone.
 #[derive(Clone)]

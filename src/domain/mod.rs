@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 pub mod account;
-pub mod chat_order;
 pub mod openapi;
 pub mod product;
 pub mod seller;

@@ -12,7 +12,7 @@ use super::{
     Broker, EngineConfig, EngineError, EventSink, History, Presence, Publication, State, StreamPosition, Take,
     WindowCount,
 };
-use crate::protocol::encode_event;
+use crate::realtime::protocol::encode_event;
 
 /// Channels whose history was untouched this long are swept even before their TTL, when empty.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);

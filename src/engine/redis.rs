@@ -427,7 +427,7 @@ impl Broker for RedisEngine {
         let prefix = &self.config.key_prefix;
         let mut conn = self.conn.clone();
         if !history {
-            let frame = crate::protocol::encode_event(channel, event, None, data);
+            let frame = crate::realtime::protocol::encode_event(channel, event, None, data);
             let payload = format!("-\n{frame}");
             let _: i64 = conn.publish(pubsub_name(prefix, channel), payload).await.map_err(map_err)?;
             return Ok(None);

@@ -1,6 +1,6 @@
 //! [`Sales`] in memory: every operation under the state lock, then the sales lock.
 
-use crate::channel::Channel;
+use crate::realtime::channel::Channel;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 

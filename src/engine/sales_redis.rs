@@ -1,6 +1,6 @@
 //! [`Sales`] on Redis: each operation is one Lua script on the seller's slot.
 
-use crate::channel::Channel;
+use crate::realtime::channel::Channel;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;

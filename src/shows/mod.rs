@@ -22,18 +22,18 @@ use uuid::Uuid;
 
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError};
-use crate::channel::Channel;
 use crate::chat::{Chat, ChatError, ModerationEntry, Room};
 use crate::clock::Clock;
 use crate::domain::FieldErrors;
 use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
 use crate::engine::lease::once_per;
 use crate::engine::{Engine, EngineError};
-use crate::events::{self, ShowEvent};
-use crate::hub::Hub;
-use crate::presence::{REPORT_TTL, Reports};
-use crate::protocol::ReplyError;
-use crate::room::Rooms;
+use crate::realtime::channel::Channel;
+use crate::realtime::events::{self, ShowEvent};
+use crate::realtime::hub::Hub;
+use crate::realtime::presence::{REPORT_TTL, Reports};
+use crate::realtime::protocol::ReplyError;
+use crate::realtime::room::Rooms;
 use room::ShowRoom;
 
 /// Hearts one viewer may send a second (and in a burst): enough for a thumb on the screen,
@@ -743,7 +743,7 @@ impl Rooms for Shows {
         true
     }
 
-    async fn load(&self, channel: &Channel) -> Result<Box<dyn crate::room::Room>, ReplyError> {
+    async fn load(&self, channel: &Channel) -> Result<Box<dyn crate::realtime::room::Room>, ReplyError> {
         Ok(Box::new(self.load_room(channel.id).await?))
     }
 

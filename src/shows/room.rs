@@ -13,7 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::engine::StreamPosition;
-use crate::room::Room;
+use crate::realtime::room::Room;
 
 /// Chat messages a late joiner receives in the snapshot.
 pub const CHAT_IN_SNAPSHOT: usize = 50;

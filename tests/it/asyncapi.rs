@@ -3,8 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use ocop_live::channel::ChannelKind;
-use ocop_live::protocol::{CloseCode, CommandFrame, Disconnect, ErrorCode, KNOWN_OPS, SUBPROTOCOL, ServerFrame};
+use ocop_live::realtime::channel::ChannelKind;
+use ocop_live::realtime::protocol::{
+    CloseCode, CommandFrame, Disconnect, ErrorCode, KNOWN_OPS, SUBPROTOCOL, ServerFrame,
+};
 use serde_json::{Value, json};
 
 fn proto_dir() -> PathBuf {
@@ -153,7 +155,7 @@ fn every_error_code_is_documented() {
     let names: Vec<String> =
         codes.iter().map(|c| serde_json::to_value(c).unwrap().as_str().unwrap().to_owned()).collect();
     // The generated schema lists every variant, so a code added to the enum but not above fails here.
-    let (_, reply) = ocop_live::schema::all().into_iter().find(|(name, _)| *name == "reply.json").unwrap();
+    let (_, reply) = ocop_live::realtime::schema::all().into_iter().find(|(name, _)| *name == "reply.json").unwrap();
     let generated: Vec<String> = serde_json::from_value(reply["$defs"]["ErrorCode"]["enum"].clone()).unwrap();
     assert_eq!(names, generated, "the list above is every ErrorCode");
     let text = document_text();
@@ -348,10 +350,10 @@ fn examples_are_the_committed_files() {
 }
 
 /// The events the server publishes, as `channel kind → (name → kept)`: every variant of the
-/// typed events of each channel kind (`ocop_live::events`), through which every event is
+/// typed events of each channel kind (`ocop_live::realtime::events`), through which every event is
 /// published.
 fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
-    use ocop_live::events::{Event, SellerEvent, ShowEvent, UserEvent};
+    use ocop_live::realtime::events::{Event, SellerEvent, ShowEvent, UserEvent};
     let kinds: [(&str, &[(&str, bool)]); 3] =
         [("show", ShowEvent::ALL), ("user", UserEvent::ALL), ("seller", SellerEvent::ALL)];
     let mut found: BTreeMap<&'static str, BTreeMap<String, bool>> = BTreeMap::new();

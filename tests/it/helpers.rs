@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use ocop_live::auth::{Role, User};
-use ocop_live::channel::{Channel, ChannelKind};
-use ocop_live::protocol::ReplyError;
-use ocop_live::room::{NoFairs, Room, Rooms};
+use ocop_live::realtime::channel::{Channel, ChannelKind};
+use ocop_live::realtime::protocol::ReplyError;
+use ocop_live::realtime::room::{NoFairs, Room, Rooms};
 use ocop_live::{App, AppState, Config};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -153,7 +153,7 @@ pub fn public_channel() -> String {
 fn server_frame_validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
-        let schema = ocop_live::schema::all().into_iter().find(|(n, _)| *n == "server-frame.json").unwrap().1;
+        let schema = ocop_live::realtime::schema::all().into_iter().find(|(n, _)| *n == "server-frame.json").unwrap().1;
         jsonschema::validator_for(&schema).unwrap()
     })
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ocop_live::protocol::{CommandFrame, ServerFrame};
+use ocop_live::realtime::protocol::{CommandFrame, ServerFrame};
 
 fn proto_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/proto"))
@@ -13,7 +13,7 @@ fn proto_dir() -> &'static Path {
 fn committed_schemas_match_the_code() {
     let dir = proto_dir().join("schemas");
     let update = std::env::var_os("UPDATE_PROTO").is_some();
-    for (name, schema) in ocop_live::schema::all() {
+    for (name, schema) in ocop_live::realtime::schema::all() {
         let path = dir.join(name);
         let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
         if update {
@@ -50,7 +50,7 @@ fn examples_parse_and_validate() {
         let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         if name.starts_with("client.") {
             serde_json::from_value::<CommandFrame>(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
-            ocop_live::protocol::decode_command(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            ocop_live::realtime::protocol::decode_command(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             if let Err(e) = commands.validate(&value) {
                 panic!("{name}: {e}");
             }

@@ -10,7 +10,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::Disconnect;
+use crate::realtime::protocol::Disconnect;
 
 /// Frames waiting for one client. Pushing never blocks: a client whose queue would exceed its
 /// byte budget is closed with 4008 instead, so one slow phone never stalls a broadcast.
@@ -127,7 +127,7 @@ impl Outbound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::CloseCode;
+    use crate::realtime::protocol::CloseCode;
 
     #[test]
     fn overflow_closes_with_too_slow_and_refuses_more() {

@@ -1,6 +1,8 @@
 //! Flash offers and orders: the rules around the engine's atomic [`crate::engine::sales`]
 //! operations, the events they publish, and "chốt đơn" from the chat.
 
+pub mod chat_order;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +15,6 @@ use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError, unit_moves};
 use crate::clock::Clock;
 use crate::domain::account::DeliveryContact;
-use crate::domain::chat_order::{self, ChatIntent};
 use crate::domain::show::{Show, ShowStatus};
 use crate::engine::lease::once_per;
 use crate::engine::sales::{
@@ -21,9 +22,10 @@ use crate::engine::sales::{
     PlaceOutcome, Refusal, StoredOrder, Target,
 };
 use crate::engine::{Engine, EngineError};
-use crate::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
-use crate::protocol::{ErrorCode, ReplyError};
+use crate::realtime::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
+use crate::realtime::protocol::{ErrorCode, ReplyError};
 use crate::shows::{ShowError, Shows};
+use chat_order::ChatIntent;
 
 /// Bounds of an offer, each what a seller on camera could mean.
 pub const MIN_DURATION_S: u64 = 10;

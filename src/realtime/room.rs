@@ -14,9 +14,9 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::auth::User;
-use crate::channel::{Channel, ChannelKind};
 use crate::engine::StreamPosition;
-use crate::protocol::{ErrorCode, ReplyError};
+use crate::realtime::channel::{Channel, ChannelKind};
+use crate::realtime::protocol::{ErrorCode, ReplyError};
 
 /// A channel's live state on this node.
 pub trait Room: Send + Sync + 'static {

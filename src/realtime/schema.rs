@@ -3,7 +3,7 @@
 
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 
-use crate::protocol::{CommandFrame, EventFrame, HelloFrame, ReplyFrame, ServerFrame, SubscribeResult};
+use crate::realtime::protocol::{CommandFrame, EventFrame, HelloFrame, ReplyFrame, ServerFrame, SubscribeResult};
 
 /// Every published schema: file name and document.
 pub fn all() -> Vec<(&'static str, serde_json::Value)> {

@@ -8,10 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::accounts::AccountError;
+use crate::accounts::throttle::ThrottleError;
 use crate::catalog::CatalogError;
 use crate::domain::FieldErrors;
 use crate::engine::EngineError;
-use crate::throttle::ThrottleError;
 
 /// A problem details document.
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::auth::User;
-use crate::protocol::{ErrorCode, ReplyError};
+use crate::realtime::protocol::{ErrorCode, ReplyError};
 
 /// The kinds of channel PROTOCOL.md §2 defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

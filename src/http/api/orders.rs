@@ -15,7 +15,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::auth::Role;
 use crate::domain::account::DeliveryContact;
 use crate::engine::sales::OrderAction;
-use crate::protocol::ErrorCode;
+use crate::realtime::protocol::ErrorCode;
 use crate::sales::SalesError;
 use crate::state::AppState;
 

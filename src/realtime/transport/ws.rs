@@ -21,10 +21,10 @@ use tokio::time::Instant;
 
 use crate::auth::{Claims, TokenError};
 use crate::metrics::CloseLabels;
-use crate::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION, SUBPROTOCOL};
-use crate::session::Session;
+use crate::realtime::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION, SUBPROTOCOL};
+use crate::realtime::session::Session;
+use crate::realtime::transport::outbound::Outbound;
 use crate::state::AppState;
-use crate::transport::outbound::Outbound;
 
 /// Tungstenite's read buffer per connection, and the most it reads in one call. Small, because
 /// most connections are idle viewers whose commands (subscribe, react, chat) are mostly shorter:

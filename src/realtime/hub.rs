@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::engine::{EventSink, Publication, StreamPosition};
 use crate::metrics::Metrics;
-use crate::protocol::Disconnect;
-use crate::room::Room;
-use crate::transport::outbound::Outbound;
+use crate::realtime::protocol::Disconnect;
+use crate::realtime::room::Room;
+use crate::realtime::transport::outbound::Outbound;
 
 /// Shards of the channel map, so joins and broadcasts on different channels rarely contend.
 const SHARDS: usize = 64;

@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::channel::{Channel, ChannelKind};
 use crate::domain::show::{Show, ShowStatus};
 use crate::engine::sales::Offer;
 use crate::engine::{Broker, EngineError, StreamPosition};
+use crate::realtime::channel::{Channel, ChannelKind};
 
 /// An event of one channel kind.
 pub trait Event: Serialize {

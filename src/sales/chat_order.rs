@@ -86,7 +86,7 @@ pub const QUESTION_WORDS: &[&str] = &[
 /// See the [module documentation](self) for the language and the comments it turns down.
 ///
 /// ```
-/// # use ocop_live::domain::chat_order::{ChatIntent, parse};
+/// # use ocop_live::sales::chat_order::{ChatIntent, parse};
 /// assert_eq!(parse("chốt 2 nha shop"), Some(ChatIntent::Order { qty: 2, code: None }));
 /// assert_eq!(parse("lấy 1 hũ a3"), Some(ChatIntent::Order { qty: 1, code: Some("A3".into()) }));
 /// assert_eq!(parse("hủy đơn"), Some(ChatIntent::Cancel));

@@ -3,6 +3,8 @@
 //! Keys: `{u:<id>}:account` (JSON, with the Argon2id password hash) and `email:<address>` (the
 //! account id, claimed with set-if-absent so one address has one account).
 
+pub mod throttle;
+
 use std::sync::Arc;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};

@@ -14,18 +14,18 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::{Claims, User, unix_now};
-use crate::channel::Channel;
 use crate::engine::{EngineError, StreamPosition};
-use crate::hub::ConnKey;
-use crate::hub::RoomState;
 use crate::metrics::{CommandLabels, timed};
-use crate::protocol::{
+use crate::realtime::channel::Channel;
+use crate::realtime::hub::ConnKey;
+use crate::realtime::hub::RoomState;
+use crate::realtime::protocol::{
     Command, CommandFrame, Disconnect, ErrorCode, ReplyError, Since, SubscribeResult, decode_command, encode_err,
     encode_ok,
 };
+use crate::realtime::transport::outbound::Outbound;
 use crate::sales::{OfferRequest, OrderFor, OrderRequest};
 use crate::state::AppState;
-use crate::transport::outbound::Outbound;
 
 /// Who a signed-in connection acts as.
 struct Identity {
@@ -274,7 +274,7 @@ impl Session {
         product_id: Option<Uuid>,
         qty: i64,
         key: String,
-        delivery: Option<crate::protocol::DeliveryInput>,
+        delivery: Option<crate::realtime::protocol::DeliveryInput>,
     ) -> Result<Value, ReplyError> {
         let user = self.signed_in()?;
         let item = match (offer_id, product_id) {
