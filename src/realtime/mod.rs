@@ -4,6 +4,7 @@
 //! [`room`]'s snapshot; [`presence`] reports each node's viewer counts.
 
 pub mod channel;
+pub mod errors;
 pub mod events;
 pub mod hub;
 pub mod presence;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::{Claims, User, unix_now};
-use crate::engine::{EngineError, StreamPosition};
+use crate::engine::StreamPosition;
 use crate::metrics::{CommandLabels, timed};
 use crate::realtime::channel::Channel;
 use crate::realtime::hub::ConnKey;
@@ -48,18 +48,6 @@ pub struct Session {
     refused_in_row: u32,
 }
 
-impl From<EngineError> for ReplyError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Unavailable(_) => ReplyError::unavailable(),
-            EngineError::Internal(msg) => {
-                tracing::error!(error = %msg, "engine internal error");
-                ReplyError::internal()
-            }
-        }
-    }
-}
-
 /// Event frames (from the hub or the engine's history) as a reply carries them.
 fn frames<F: Into<bytes::Bytes>>(events: Vec<F>) -> Vec<Box<RawValue>> {
     events
@@ -70,34 +58,6 @@ fn frames<F: Into<bytes::Bytes>>(events: Vec<F>) -> Vec<Box<RawValue>> {
             RawValue::from_string(text.to_owned()).ok()
         })
         .collect()
-}
-
-impl From<crate::shows::ShowError> for ReplyError {
-    fn from(e: crate::shows::ShowError) -> Self {
-        use crate::shows::ShowError;
-        match e {
-            ShowError::NotFound => ReplyError::new(ErrorCode::NotFound, "no such show"),
-            ShowError::Forbidden(m) => ReplyError::forbidden(m),
-            ShowError::InvalidState(m) => ReplyError::new(ErrorCode::InvalidState, m),
-            ShowError::Invalid(f) => {
-                let fields: Vec<String> = f.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                ReplyError::bad_request(fields.join("; "))
-            }
-            ShowError::BadRequest(m) => ReplyError::bad_request(m),
-            ShowError::Muted { retry_after_ms } => ReplyError {
-                code: ErrorCode::Muted,
-                message: "a moderator muted you in this show".into(),
-                retry_after_ms: Some(retry_after_ms),
-            },
-            ShowError::RateLimited { retry_after_ms } => ReplyError {
-                code: ErrorCode::RateLimited,
-                message: "slow down".into(),
-                retry_after_ms: Some(retry_after_ms),
-            },
-            ShowError::Unauthenticated => ReplyError::new(ErrorCode::Unauthenticated, "sign in first"),
-            ShowError::Engine(e) => e.into(),
-        }
-    }
 }
 
 impl Session {
@@ -230,11 +190,11 @@ impl Session {
             }
             Command::OfferStart { show, product_id, price, quantity, per_buyer_limit, duration_s } => {
                 let r = OfferRequest { show, product: product_id, price, quantity, per_buyer_limit, duration_s };
-                let offer = sales.offer_start(&self.signed_in()?, &r).await.map_err(|e| e.0)?;
+                let offer = sales.offer_start(&self.signed_in()?, &r).await?;
                 Some(json!({ "offer": offer }))
             }
             Command::OfferStop { show, offer_id } => {
-                let offer = sales.offer_stop(&self.signed_in()?, show, offer_id).await.map_err(|e| e.0)?;
+                let offer = sales.offer_stop(&self.signed_in()?, show, offer_id).await?;
                 Some(json!({ "offer": offer }))
             }
             Command::OrderPlace { show, offer_id, product_id, qty, key, delivery } => {
@@ -289,15 +249,13 @@ impl Session {
         });
         let source = if offer_id.is_some() { "offer" } else { "pinned" };
         let r = OrderRequest { show, item, qty, key, delivery, source };
-        let order = timed(&self.state.metrics, "order.place", self.state.sales.order_place(&user, &r))
-            .await
-            .map_err(|e| e.0)?;
+        let order = timed(&self.state.metrics, "order.place", self.state.sales.order_place(&user, &r)).await?;
         let needs_address = order["needs_address"] == json!(true);
         Ok(json!({ "order": order, "needs_address": needs_address }))
     }
 
     async fn order_act(&self, order_id: Uuid, action: crate::engine::sales::OrderAction) -> Result<Value, ReplyError> {
-        let order = self.state.sales.order_act(&self.signed_in()?, order_id, action).await.map_err(|e| e.0)?;
+        let order = self.state.sales.order_act(&self.signed_in()?, order_id, action).await?;
         Ok(json!({ "order": order }))
     }
 

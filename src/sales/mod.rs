@@ -3,6 +3,7 @@
 
 pub mod chat_order;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use crate::engine::sales::{
 };
 use crate::engine::{Engine, EngineError};
 use crate::realtime::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
-use crate::realtime::protocol::{ErrorCode, ReplyError};
+use crate::realtime::protocol::ReplyError;
 use crate::shows::{ShowError, Shows};
 use chat_order::ChatIntent;
 
@@ -75,44 +76,54 @@ pub struct OrderRequest {
     pub source: &'static str,
 }
 
+/// Why a sales operation did not happen. The wire's answer to each is in
+/// `realtime::errors`, HTTP's in `http::api::error`.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?}")]
-pub struct SalesError(pub ReplyError);
+pub enum SalesError {
+    #[error("sold out")]
+    SoldOut,
+    #[error("you reached this offer's per-buyer limit")]
+    LimitReached,
+    #[error("the offer has ended")]
+    OfferEnded,
+    #[error("{0}")]
+    InsufficientStock(Cow<'static, str>),
+    #[error("this key was used for a different order; use a new key")]
+    IdempotencyConflict,
+    /// An offer, an order or a product of the show that does not exist (for this caller).
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    InvalidState(Cow<'static, str>),
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    /// The show the operation needs could not be had.
+    #[error(transparent)]
+    Show(#[from] ShowError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
 
-impl From<EngineError> for SalesError {
-    fn from(e: EngineError) -> Self {
-        SalesError(e.into())
-    }
-}
-impl From<ShowError> for SalesError {
-    fn from(e: ShowError) -> Self {
-        SalesError(e.into())
-    }
-}
 impl From<CatalogError> for SalesError {
     fn from(e: CatalogError) -> Self {
-        SalesError(match e {
-            CatalogError::NotFound => ReplyError::new(ErrorCode::NotFound, "no such product"),
-            CatalogError::Invalid(_) => ReplyError::bad_request("invalid product"),
-            CatalogError::Engine(e) => e.into(),
-        })
+        match e {
+            CatalogError::NotFound => SalesError::NotFound("no such product".into()),
+            CatalogError::Invalid(_) => SalesError::BadRequest("invalid product".into()),
+            CatalogError::Engine(e) => SalesError::Engine(e),
+        }
     }
-}
-
-fn err(code: ErrorCode, message: impl Into<String>) -> SalesError {
-    SalesError(ReplyError::new(code, message))
 }
 
 fn refusal(r: Refusal) -> SalesError {
     match r {
-        Refusal::SoldOut => err(ErrorCode::SoldOut, "sold out"),
-        Refusal::LimitReached => err(ErrorCode::LimitReached, "you reached this offer's per-buyer limit"),
-        Refusal::OfferEnded => err(ErrorCode::OfferEnded, "the offer has ended"),
-        Refusal::InsufficientStock => err(ErrorCode::InsufficientStock, "not enough left for that quantity"),
-        Refusal::IdempotencyConflict => {
-            err(ErrorCode::IdempotencyConflict, "this key was used for a different order; use a new key")
-        }
-        Refusal::StalePrice | Refusal::NoSuchOffer => err(ErrorCode::NotFound, "no such offer"),
+        Refusal::SoldOut => SalesError::SoldOut,
+        Refusal::LimitReached => SalesError::LimitReached,
+        Refusal::OfferEnded => SalesError::OfferEnded,
+        Refusal::InsufficientStock => SalesError::InsufficientStock("not enough left for that quantity".into()),
+        Refusal::IdempotencyConflict => SalesError::IdempotencyConflict,
+        Refusal::StalePrice | Refusal::NoSuchOffer => SalesError::NotFound("no such offer".into()),
     }
 }
 
@@ -225,10 +236,10 @@ impl Sales {
     async fn live_show_of_seller(&self, user: &User, show: Uuid) -> Result<Show, SalesError> {
         let show = self.shows.get(show).await?;
         if user.seller_id != Some(show.seller_id) {
-            return Err(err(ErrorCode::Forbidden, "only the show's seller runs its offers"));
+            return Err(SalesError::Forbidden("only the show's seller runs its offers"));
         }
         if show.status != ShowStatus::Live {
-            return Err(err(ErrorCode::InvalidState, "the show is not live"));
+            return Err(SalesError::InvalidState("the show is not live".into()));
         }
         Ok(show)
     }
@@ -237,32 +248,29 @@ impl Sales {
     pub async fn offer_start(&self, user: &User, r: &OfferRequest) -> Result<Offer, SalesError> {
         let show = self.live_show_of_seller(user, r.show).await?;
         if show.lineup_code(r.product).is_none() {
-            return Err(err(ErrorCode::BadRequest, "the product is not in this show's lineup"));
+            return Err(SalesError::BadRequest("the product is not in this show's lineup".into()));
         }
         let record = self.catalog.record(r.product).await?;
         let today = self.clock.today_in_vietnam();
         if record.certificate_expired(today) {
-            return Err(err(
-                ErrorCode::InvalidState,
-                "the product's OCOP certificate has expired; renew it before offering it",
+            return Err(SalesError::InvalidState(
+                "the product's OCOP certificate has expired; renew it before offering it".into(),
             ));
         }
         if !(1..=record.price).contains(&r.price) {
-            return Err(err(
-                ErrorCode::BadRequest,
-                format!("price must be from 1 to the list price ({} đ)", record.price),
+            return Err(SalesError::BadRequest(
+                format!("price must be from 1 to the list price ({} đ)", record.price).into(),
             ));
         }
         if !(1..=MAX_OFFER_QUANTITY).contains(&r.quantity) {
-            return Err(err(ErrorCode::BadRequest, format!("quantity must be from 1 to {MAX_OFFER_QUANTITY}")));
+            return Err(SalesError::BadRequest(format!("quantity must be from 1 to {MAX_OFFER_QUANTITY}").into()));
         }
         if !(1..=r.quantity.min(MAX_ORDER_QTY)).contains(&r.per_buyer_limit) {
-            return Err(err(ErrorCode::BadRequest, "per_buyer_limit must be from 1 to the quantity (at most 99)"));
+            return Err(SalesError::BadRequest("per_buyer_limit must be from 1 to the quantity (at most 99)".into()));
         }
         if !(MIN_DURATION_S..=MAX_DURATION_S).contains(&r.duration_s) {
-            return Err(err(
-                ErrorCode::BadRequest,
-                format!("duration_s must be from {MIN_DURATION_S} to {MAX_DURATION_S}"),
+            return Err(SalesError::BadRequest(
+                format!("duration_s must be from {MIN_DURATION_S} to {MAX_DURATION_S}").into(),
             ));
         }
         let start = self.clock.now_ms();
@@ -283,9 +291,8 @@ impl Sales {
         match self.engine.sales.offer_open(&open).await? {
             OpenOutcome::Opened => {}
             OpenOutcome::Short { available, .. } => {
-                return Err(err(
-                    ErrorCode::InsufficientStock,
-                    format!("not enough stock for {} (a component has {available})", r.quantity),
+                return Err(SalesError::InsufficientStock(
+                    format!("not enough stock for {} (a component has {available})", r.quantity).into(),
                 ));
             }
         }
@@ -305,13 +312,13 @@ impl Sales {
     pub async fn offer_stop(&self, user: &User, show: Uuid, offer: Uuid) -> Result<Offer, SalesError> {
         let show = self.shows.get(show).await?;
         if user.seller_id != Some(show.seller_id) {
-            return Err(err(ErrorCode::Forbidden, "only the show's seller runs its offers"));
+            return Err(SalesError::Forbidden("only the show's seller runs its offers"));
         }
         // Checks the offer belongs to this show.
         self.offer_state(show.id, Some(show.seller_id), offer).await?;
         match self.engine.sales.offer_close(show.seller_id, offer, CloseReason::Stopped).await? {
             Some(closed) => Ok(self.announce_end(closed).await?),
-            None => Err(err(ErrorCode::InvalidState, "the offer has already ended")),
+            None => Err(SalesError::InvalidState("the offer has already ended".into())),
         }
     }
 
@@ -368,11 +375,11 @@ impl Sales {
                     .sales
                     .offer_get(seller, offer)
                     .await?
-                    .ok_or_else(|| err(ErrorCode::NotFound, "no such offer"))
+                    .ok_or_else(|| SalesError::NotFound("no such offer".into()))
             })
             .await?;
         if state.show != show || seller.is_some_and(|s| s != state.seller) {
-            return Err(err(ErrorCode::NotFound, "no such offer in this show"));
+            return Err(SalesError::NotFound("no such offer in this show".into()));
         }
         Ok(state.clone())
     }
@@ -384,20 +391,20 @@ impl Sales {
     /// the offer. Only buyers this node knows cannot have one are told "sold out" at once.
     pub async fn order_place(&self, user: &User, r: &OrderRequest) -> Result<Value, SalesError> {
         if user.role != Role::Buyer {
-            return Err(err(ErrorCode::Forbidden, "only buyer accounts order; sign up as a buyer"));
+            return Err(SalesError::Forbidden("only buyer accounts order; sign up as a buyer"));
         }
         let key_ok =
             (8..=64).contains(&r.key.len()) && r.key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
         if !key_ok {
-            return Err(err(ErrorCode::BadRequest, "key must be 8 to 64 characters of letters, digits, - _ : ."));
+            return Err(SalesError::BadRequest("key must be 8 to 64 characters of letters, digits, - _ : .".into()));
         }
         if !(1..=MAX_ORDER_QTY).contains(&r.qty) {
-            return Err(err(ErrorCode::BadRequest, format!("qty must be from 1 to {MAX_ORDER_QTY}")));
+            return Err(SalesError::BadRequest(format!("qty must be from 1 to {MAX_ORDER_QTY}").into()));
         }
         let given = match &r.delivery {
             Some(d) => Some(DeliveryContact::parse(d).map_err(|f| {
                 let fields: Vec<String> = f.0.iter().map(|(k, v)| format!("delivery.{k}: {v}")).collect();
-                err(ErrorCode::BadRequest, fields.join("; "))
+                SalesError::BadRequest(fields.join("; ").into())
             })?),
             None => None,
         };
@@ -426,10 +433,10 @@ impl Sales {
             OrderFor::Product(product) => {
                 let show = self.shows.get(r.show).await?;
                 if show.status != ShowStatus::Live {
-                    return Err(err(ErrorCode::InvalidState, "the show is not live"));
+                    return Err(SalesError::InvalidState("the show is not live".into()));
                 }
                 if show.lineup_code(product).is_none() {
-                    return Err(err(ErrorCode::BadRequest, "the product is not in this show's lineup"));
+                    return Err(SalesError::BadRequest("the product is not in this show's lineup".into()));
                 }
                 let record = self.catalog.record(product).await?;
                 (
@@ -606,7 +613,7 @@ impl Sales {
 
     /// The order and its seller, when `user` is its seller or its buyer.
     async fn find_order(&self, user: &User, order: Uuid) -> Result<(Uuid, StoredOrder), SalesError> {
-        let not_found = || err(ErrorCode::NotFound, "no such order");
+        let not_found = || SalesError::NotFound("no such order".into());
         if let Some(seller) = user.seller_id
             && let Some(o) = self.engine.sales.order_get(seller, order).await?
         {
@@ -639,9 +646,9 @@ impl Sales {
             OrderAction::Cancel { .. } if is_buyer => OrderAction::Cancel { by_seller: false },
             OrderAction::Confirm | OrderAction::Ship if is_seller => action,
             _ if is_seller || is_buyer => {
-                return Err(err(ErrorCode::Forbidden, "only the seller confirms and ships orders"));
+                return Err(SalesError::Forbidden("only the seller confirms and ships orders"));
             }
-            _ => return Err(err(ErrorCode::NotFound, "no such order")),
+            _ => return Err(SalesError::NotFound("no such order".into())),
         };
         match self.engine.sales.order_act(seller, order_id, action, &self.clock.rfc3339()).await? {
             ActionOutcome::Changed(order) => {
@@ -651,11 +658,10 @@ impl Sales {
                 }
                 Ok(view)
             }
-            ActionOutcome::NotFound => Err(err(ErrorCode::NotFound, "no such order")),
-            ActionOutcome::Invalid { status } => Err(err(ErrorCode::InvalidState, format!("the order is {status}"))),
-            ActionOutcome::AwaitingAddress => Err(err(
-                ErrorCode::InvalidState,
-                "the buyer has not given a delivery address yet; the order can be confirmed once they do",
+            ActionOutcome::NotFound => Err(SalesError::NotFound("no such order".into())),
+            ActionOutcome::Invalid { status } => Err(SalesError::InvalidState(format!("the order is {status}").into())),
+            ActionOutcome::AwaitingAddress => Err(SalesError::InvalidState(
+                "the buyer has not given a delivery address yet; the order can be confirmed once they do".into(),
             )),
         }
     }
@@ -671,7 +677,7 @@ impl Sales {
         let (seller, order) = self.find_order(user, order_id).await?;
         let view = order_view(&order);
         if view["buyer_id"].as_str() != Some(user.id.to_string().as_str()) {
-            return Err(err(ErrorCode::NotFound, "no such order"));
+            return Err(SalesError::NotFound("no such order".into()));
         }
         let contact = serde_json::to_string(contact).map_err(|e| EngineError::Internal(e.to_string()))?;
         match self.engine.sales.order_deliver(seller, order_id, &contact, &self.clock.rfc3339()).await? {
@@ -681,11 +687,12 @@ impl Sales {
                 self.notify(&view, user.id, seller).await?;
                 Ok(view)
             }
-            ActionOutcome::Invalid { status } => Err(err(
-                ErrorCode::InvalidState,
-                format!("the order is {status}; its delivery contact can change only while it is placed"),
+            ActionOutcome::Invalid { status } => Err(SalesError::InvalidState(
+                format!("the order is {status}; its delivery contact can change only while it is placed").into(),
             )),
-            ActionOutcome::NotFound | ActionOutcome::AwaitingAddress => Err(err(ErrorCode::NotFound, "no such order")),
+            ActionOutcome::NotFound | ActionOutcome::AwaitingAddress => {
+                Err(SalesError::NotFound("no such order".into()))
+            }
         }
     }
 
@@ -700,7 +707,7 @@ impl Sales {
                 match self.order_delivery(user, id, contact).await {
                     Ok(_) => filled += 1,
                     // Confirmed or cancelled meanwhile: nothing to fill.
-                    Err(SalesError(e)) if e.code == ErrorCode::InvalidState => {}
+                    Err(SalesError::InvalidState(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -748,7 +755,7 @@ impl Sales {
         for id in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
             match self.find_order(&me, id).await {
                 Ok((_, o)) => out.push(order_view(&o)),
-                Err(SalesError(e)) if e.code == ErrorCode::NotFound => {}
+                Err(SalesError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -775,8 +782,8 @@ impl Sales {
         let outcome = self.chat_intent(user, show_id, msg_id, intent).await;
         let result = match outcome {
             Ok(Some(_)) | Ok(None) => Ok(()),
-            Err(SalesError(e)) => {
-                let failed = json!({ "show_id": show_id, "msg_id": msg_id, "error": e });
+            Err(e) => {
+                let failed = json!({ "show_id": show_id, "msg_id": msg_id, "error": ReplyError::from(e) });
                 self.publish(user.id, UserEvent::OrderFailed(&failed)).await
             }
         };
@@ -801,7 +808,7 @@ impl Sales {
                 let mine = self.buyer_orders(user.id, 1000).await?;
                 let latest = mine.iter().rev().find(|o| o["show_id"] == json!(show_id) && o["status"] == "placed");
                 let Some(id) = latest.and_then(|o| o["id"].as_str()).and_then(|i| Uuid::parse_str(i).ok()) else {
-                    return Err(err(ErrorCode::NotFound, "you have no order to cancel in this show"));
+                    return Err(SalesError::NotFound("you have no order to cancel in this show".into()));
                 };
                 self.order_act(user, id, OrderAction::Cancel { by_seller: false }).await.map(Some)
             }
@@ -812,9 +819,9 @@ impl Sales {
                         .iter()
                         .find(|l| l.code.eq_ignore_ascii_case(&code))
                         .map(|l| l.product_id)
-                        .ok_or_else(|| err(ErrorCode::NotFound, format!("no product {code} in this show")))?,
+                        .ok_or_else(|| SalesError::NotFound(format!("no product {code} in this show").into()))?,
                     None => show.pinned_product_id.ok_or_else(|| {
-                        err(ErrorCode::BadRequest, "no product on screen; add its code, like “chốt 2 A1”")
+                        SalesError::BadRequest("no product on screen; add its code, like “chốt 2 A1”".into())
                     })?,
                 };
                 // A live offer for the product wins over its list price.

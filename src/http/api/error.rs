@@ -12,6 +12,8 @@ use crate::accounts::throttle::ThrottleError;
 use crate::catalog::CatalogError;
 use crate::domain::FieldErrors;
 use crate::engine::EngineError;
+use crate::sales::SalesError;
+use crate::shows::ShowError;
 
 /// A problem details document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -159,6 +161,36 @@ impl From<AccountError> for ApiError {
             AccountError::NotFound => ApiError::NotFound("no such account"),
             AccountError::Invalid(f) => ApiError::Validation(f),
             AccountError::Engine(e) => e.into(),
+        }
+    }
+}
+
+impl From<ShowError> for ApiError {
+    fn from(e: ShowError) -> Self {
+        match e {
+            ShowError::NotFound => ApiError::NotFound("no such show"),
+            ShowError::Forbidden(m) => ApiError::Forbidden(m),
+            ShowError::InvalidState(m) => ApiError::Conflict(m),
+            ShowError::Invalid(f) => ApiError::Validation(f),
+            ShowError::BadRequest(m) => ApiError::BadRequest(m),
+            ShowError::Muted { .. } | ShowError::RateLimited { .. } => ApiError::BadRequest("slow down".into()),
+            ShowError::Unauthenticated => ApiError::Unauthorized("sign in first"),
+            ShowError::Engine(e) => e.into(),
+        }
+    }
+}
+
+/// A sales refusal over REST, where only orders are reached: every `not_found` is an order the
+/// caller cannot see, every `forbidden` one that is not theirs.
+impl From<SalesError> for ApiError {
+    fn from(e: SalesError) -> Self {
+        match e {
+            SalesError::NotFound(_) => ApiError::NotFound("no such order"),
+            SalesError::Forbidden(_) => ApiError::Forbidden("not your order"),
+            SalesError::InvalidState(m) => ApiError::ConflictMessage(m.into_owned()),
+            SalesError::Show(e) => e.into(),
+            SalesError::Engine(e) => e.into(),
+            other => ApiError::BadRequest(other.to_string()),
         }
     }
 }

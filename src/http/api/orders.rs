@@ -15,8 +15,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::auth::Role;
 use crate::domain::account::DeliveryContact;
 use crate::engine::sales::OrderAction;
-use crate::realtime::protocol::ErrorCode;
-use crate::sales::SalesError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -28,19 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm_order))
         .routes(routes!(cancel_order))
         .routes(routes!(ship_order))
-}
-
-impl From<SalesError> for ApiError {
-    fn from(SalesError(e): SalesError) -> Self {
-        match e.code {
-            ErrorCode::NotFound => ApiError::NotFound("no such order"),
-            ErrorCode::Forbidden => ApiError::Forbidden("not your order"),
-            ErrorCode::InvalidState => ApiError::ConflictMessage(e.message),
-            ErrorCode::Unavailable => ApiError::Unavailable,
-            ErrorCode::Internal => ApiError::Internal(e.message),
-            _ => ApiError::BadRequest(e.message),
-        }
-    }
 }
 
 /// An order (`order` in PROTOCOL.md): items with server prices, total in VND, the delivery

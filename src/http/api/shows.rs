@@ -14,7 +14,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::auth::Role;
 use crate::chat::ModerationEntry;
 use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
-use crate::shows::ShowError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,21 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_show))
         .routes(routes!(show_summary))
         .routes(routes!(moderation_log))
-}
-
-impl From<ShowError> for ApiError {
-    fn from(e: ShowError) -> Self {
-        match e {
-            ShowError::NotFound => ApiError::NotFound("no such show"),
-            ShowError::Forbidden(m) => ApiError::Forbidden(m),
-            ShowError::InvalidState(m) => ApiError::Conflict(m),
-            ShowError::Invalid(f) => ApiError::Validation(f),
-            ShowError::BadRequest(m) => ApiError::BadRequest(m),
-            ShowError::Muted { .. } | ShowError::RateLimited { .. } => ApiError::BadRequest("slow down".into()),
-            ShowError::Unauthenticated => ApiError::Unauthorized("sign in first"),
-            ShowError::Engine(e) => e.into(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
