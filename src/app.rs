@@ -191,7 +191,7 @@ impl App {
         ));
         let (engine_state, throttle) = (engine.state.clone(), config.throttle.clone());
         let state = AppState::new(Shared {
-            tokens: Arc::new(Tokens::new(secret.as_bytes()).map_err(|_| {
+            tokens: Arc::new(Tokens::with_clock(secret.as_bytes(), clock).map_err(|_| {
                 crate::config::ConfigError::Invalid("OCOP_JWT_SECRET cannot be used as an HS256 key".into())
             })?),
             connection_slots: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -210,7 +210,7 @@ impl App {
             shows,
             sales,
             next_conn: AtomicU64::new(1),
-            throttles: crate::accounts::throttle::Throttles::new(engine_state, throttle),
+            throttles: crate::accounts::throttle::Throttles::new(engine_state, clock, throttle),
             accounts,
             catalog,
             openapi: crate::http::api::openapi_json().into(),

@@ -8,6 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::clock::Clock;
+
 /// What a user may do is decided by role, and checked on every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +88,7 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -95,8 +98,13 @@ impl std::fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// Keys from `secret`; an empty secret is refused.
+    /// Keys from `secret` on the system's clock; an empty secret is refused.
     pub fn new(secret: &[u8]) -> Result<Self, TokenError> {
+        Self::with_clock(secret, Clock::system())
+    }
+
+    /// Keys from `secret`, minting and checking expiry by `clock`.
+    pub fn with_clock(secret: &[u8], clock: Clock) -> Result<Self, TokenError> {
         let encoding = EncodingKey::from_secret(secret).map_err(|_| TokenError::Invalid)?;
         let decoding = DecodingKey::from_secret(secret).map_err(|_| TokenError::Invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
@@ -104,7 +112,7 @@ impl Tokens {
         // is the rule; the library's own check (`exp < now`) only ever refuses earlier than it.
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Ok(Self { encoding, decoding, validation })
+        Ok(Self { encoding, decoding, validation, clock })
     }
 
     /// A secret for a single in-memory node, where no other process must verify its tokens.
@@ -116,7 +124,7 @@ impl Tokens {
 
     /// Mints a token for `user`, valid for `ttl`.
     pub fn mint(&self, user: &User, ttl: std::time::Duration) -> String {
-        let now = unix_now();
+        let now = self.clock.now_ms() / 1000;
         let claims = Claims {
             sub: user.id,
             name: user.name.clone(),
@@ -138,16 +146,16 @@ impl Tokens {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
-        if claims.is_expired_at(unix_now()) {
+        if claims.is_expired_at(self.clock.now_ms() / 1000) {
             return Err(TokenError::Expired);
         }
         Ok(claims)
     }
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch on the system's clock, for code without a [`Clock`] (tests, tools).
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    Clock::system().now_ms() / 1000
 }
 
 #[cfg(test)]
@@ -190,6 +198,28 @@ mod tests {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap();
         assert!(matches!(t.verify(&token), Err(TokenError::Expired)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_minted_and_expire_by_their_clock_so_a_test_need_not_wait() {
+        // A day ahead of the system's time, so the library's own expiry check (system time)
+        // never decides; the clock's does.
+        let wall = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+        let t = Tokens::with_clock(b"0123456789abcdef0123456789abcdef", Clock::following_tokio(wall)).unwrap();
+        let user = User {
+            id: Uuid::now_v7(),
+            name: "Lan".into(),
+            role: Role::Buyer,
+            email: None,
+            phone: None,
+            seller_id: None,
+        };
+        let token = t.mint(&user, std::time::Duration::from_secs(60));
+        assert_eq!(t.verify(&token).unwrap().exp, wall.unix_timestamp() as u64 + 60);
+        tokio::time::advance(std::time::Duration::from_secs(59)).await;
+        assert!(t.verify(&token).is_ok(), "a second left");
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        assert!(matches!(t.verify(&token), Err(TokenError::Expired)), "expired at exp, without waiting");
     }
 
     #[test]

@@ -23,8 +23,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::Throttle;
 use crate::engine::{EngineError, State};
 
@@ -41,6 +42,7 @@ pub enum ThrottleError {
 #[derive(Clone)]
 pub struct Throttles {
     state: Arc<dyn State>,
+    clock: Clock,
     config: Throttle,
 }
 
@@ -83,13 +85,13 @@ pub fn client_part(ip: IpAddr) -> String {
     }
 }
 
-fn unix_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
-}
-
 impl Throttles {
-    pub fn new(state: Arc<dyn State>, config: Throttle) -> Self {
-        Self { state, config }
+    pub fn new(state: Arc<dyn State>, clock: Clock, config: Throttle) -> Self {
+        Self { state, clock, config }
+    }
+
+    fn now_ms(&self) -> u128 {
+        u128::from(self.clock.now_ms())
     }
 
     fn ip_window(&self) -> Duration {
@@ -130,7 +132,7 @@ impl Throttles {
         if !wait.is_zero() {
             // Past the burst, an attempt needs the wait to be over, and taking the slot starts
             // the next wait at once, so one attempt per wait gets through however many race.
-            let until = unix_ms() + wait.as_millis();
+            let until = self.now_ms() + wait.as_millis();
             if !self.state.set_nx(&wait_key, until.to_string().as_bytes(), Some(wait)).await? {
                 // Refused unchecked: not a failure of the account, so its owner's wait does not
                 // grow; the address keeps it counted.
@@ -140,7 +142,7 @@ impl Throttles {
                     .as_deref()
                     .and_then(|v| std::str::from_utf8(v).ok())
                     .and_then(|v| v.parse::<u128>().ok())
-                    .map(|until| Duration::from_millis(until.saturating_sub(unix_ms()) as u64));
+                    .map(|until| Duration::from_millis(until.saturating_sub(self.now_ms()) as u64));
                 return Err(ThrottleError::Throttled { retry_after: left.unwrap_or(wait) });
             }
         }
@@ -151,7 +153,7 @@ impl Throttles {
     pub async fn login_failed(&self, attempt: LoginAttempt) -> Result<(), EngineError> {
         let wait = self.wait_after(attempt.attempt);
         if !wait.is_zero() {
-            let until = unix_ms() + wait.as_millis();
+            let until = self.now_ms() + wait.as_millis();
             self.state.set(&attempt.wait_key, until.to_string().as_bytes(), Some(wait)).await?;
         }
         Ok(())

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::{Claims, User, unix_now};
+use crate::auth::{Claims, User};
 use crate::engine::StreamPosition;
 use crate::metrics::{CommandLabels, timed};
 use crate::realtime::channel::Channel;
@@ -88,7 +88,7 @@ impl Session {
 
     /// Whether the connection's token has expired (`Claims::is_expired_at`, now).
     pub fn token_expired(&self) -> bool {
-        self.identity.as_ref().is_some_and(|i| i.claims.is_expired_at(unix_now()))
+        self.identity.as_ref().is_some_and(|i| i.claims.is_expired_at(self.state.clock.now_ms() / 1000))
     }
 
     /// When the connection's token expires (`exp`, seconds since the Unix epoch), if it is

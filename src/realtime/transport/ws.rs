@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -20,6 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::auth::{Claims, TokenError};
+use crate::clock::Clock;
 use crate::metrics::CloseLabels;
 use crate::realtime::protocol::{CloseCode, Disconnect, Hello, HelloFrame, PROTOCOL_VERSION, SUBPROTOCOL};
 use crate::realtime::session::Session;
@@ -203,7 +204,7 @@ fn run(
         // The expiry is not kept: it is read from the session's claims, and whether it has come
         // is decided by the session's wall-clock rule, the one the handshake and REST apply.
         let mut next = Instant::now() + limits.ping_interval();
-        let mut timer = Box::pin(tokio::time::sleep_until(earliest(next, session.expires_at())));
+        let mut timer = Box::pin(tokio::time::sleep_until(earliest(next, session.expires_at(), &state.clock)));
         // The outstanding ping: when it was sent, in connection time and as an instant.
         let mut awaiting: Option<(u64, Instant)> = None;
         // The loop's value: frames taken from the queue but not written when the connection
@@ -278,7 +279,7 @@ fn run(
                     }
                     // When the expiry was reached early (the runtime's clock ran ahead of the
                     // wall clock), the next deadline is placed from the wall clock again.
-                    timer.as_mut().reset(earliest(next, session.expires_at()));
+                    timer.as_mut().reset(earliest(next, session.expires_at(), &state.clock));
                 }
                 msg = socket.recv() => {
                     let Some(msg) = msg else { break VecDeque::new() };
@@ -327,20 +328,17 @@ async fn send_with_timeout(socket: &mut WebSocket, msg: Message) -> bool {
 }
 
 /// The instant the wall-clock time `exp_s` (seconds since the Unix epoch) falls at, on the
-/// runtime's clock (now, when it has passed).
-fn instant_of(exp_s: u64) -> Instant {
-    let left = UNIX_EPOCH
-        .checked_add(Duration::from_secs(exp_s))
-        .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+/// runtime's clock (now, when it has passed), as `clock` reads the wall-clock time.
+fn instant_of(exp_s: u64, clock: &Clock) -> Instant {
+    let left = Duration::from_millis(exp_s.saturating_mul(1000).saturating_sub(clock.now_ms()));
     // A year is far beyond any token's lifetime; it keeps the sum inside the clock's range.
-    let left = left.unwrap_or(Duration::MAX).min(Duration::from_secs(365 * 24 * 3600));
-    Instant::now() + left
+    Instant::now() + left.min(Duration::from_secs(365 * 24 * 3600))
 }
 
 /// The timer's next deadline: the ping or pong deadline, or the token's expiry (`exp`, seconds
 /// since the Unix epoch) if sooner.
-fn earliest(next: Instant, exp_s: Option<u64>) -> Instant {
-    exp_s.map_or(next, |exp| instant_of(exp).min(next))
+fn earliest(next: Instant, exp_s: Option<u64>, clock: &Clock) -> Instant {
+    exp_s.map_or(next, |exp| instant_of(exp, clock).min(next))
 }
 
 /// Ends the connection: writes what is still queued (unless the reason drops it) and, when the
