@@ -14,6 +14,7 @@ use crate::domain::show::{Show, ShowStatus};
 use crate::engine::sales::Offer;
 use crate::engine::{Broker, EngineError, StreamPosition};
 use crate::realtime::channel::{Channel, ChannelKind};
+use crate::sales::Order;
 
 /// An event of one channel kind.
 pub trait Event: Serialize {
@@ -89,7 +90,7 @@ events! {
 events! {
     /// On `user:<id>`: the user's orders and notices.
     pub enum UserEvent<'a> on User {
-        Order = ("order", true) { order: &'a Value },
+        Order = ("order", true) { order: &'a Order },
         /// `{kind, order}`: an order waits for its address, or was cancelled without one.
         Notify = ("notify", true) (&'a Value),
         /// A chat message that tried to order and could not: `{error, msg_id, show_id}`.
@@ -100,7 +101,7 @@ events! {
 events! {
     /// On `seller:<id>`: the seller's order feed.
     pub enum SellerEvent<'a> on Seller {
-        Order = ("order", true) { order: &'a Value },
+        Order = ("order", true) { order: &'a Order },
     }
 }
 

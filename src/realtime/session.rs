@@ -250,8 +250,7 @@ impl Session {
         let source = if offer_id.is_some() { "offer" } else { "pinned" };
         let r = OrderRequest { show, item, qty, key, delivery, source };
         let order = timed(&self.state.metrics, "order.place", self.state.sales.order_place(&user, &r)).await?;
-        let needs_address = order["needs_address"] == json!(true);
-        Ok(json!({ "order": order, "needs_address": needs_address }))
+        Ok(json!({ "needs_address": order.needs_address, "order": order }))
     }
 
     async fn order_act(&self, order_id: Uuid, action: crate::engine::sales::OrderAction) -> Result<Value, ReplyError> {

@@ -2,13 +2,14 @@
 //! operations, the events they publish, and "chốt đơn" from the chat.
 
 pub mod chat_order;
+pub mod order;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::accounts::Accounts;
@@ -27,6 +28,7 @@ use crate::realtime::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
 use crate::realtime::protocol::ReplyError;
 use crate::shows::{ShowError, Shows};
 use chat_order::ChatIntent;
+pub use order::{Order, OrderContact, OrderItem};
 
 /// Bounds of an offer, each what a seller on camera could mean.
 pub const MIN_DURATION_S: u64 = 10;
@@ -125,30 +127,6 @@ fn refusal(r: Refusal) -> SalesError {
         Refusal::IdempotencyConflict => SalesError::IdempotencyConflict,
         Refusal::StalePrice | Refusal::NoSuchOffer => SalesError::NotFound("no such offer".into()),
     }
-}
-
-/// An order as clients see it.
-pub fn order_view(order: &StoredOrder) -> Value {
-    let mut v: Value = serde_json::from_str(&order.json).unwrap_or_else(|_| json!({ "id": order.id }));
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("status".into(), json!(order.status));
-        if let Some(d) = order.delivery.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
-            obj.insert("delivery".into(), d);
-        }
-        // Waiting for an address matters while the order is placed; one cancelled by its
-        // deadline says why.
-        obj.insert("needs_address".into(), json!(order.needs_address && order.status == "placed"));
-        if !(order.status == "placed" && order.needs_address) {
-            obj.remove("address_due_at");
-        }
-        if order.needs_address && order.status == "cancelled" {
-            obj.insert("cancel_reason".into(), json!("address_missing"));
-        }
-        if !order.updated_at.is_empty() {
-            obj.insert("updated_at".into(), json!(order.updated_at));
-        }
-    }
-    v
 }
 
 type OfferCell = Arc<tokio::sync::OnceCell<OfferState>>;
@@ -389,7 +367,7 @@ impl Sales {
     /// Idempotency comes before every shortcut: a buyer who may hold a stored outcome for the
     /// key is always answered by the engine, so a replay gets that outcome whatever became of
     /// the offer. Only buyers this node knows cannot have one are told "sold out" at once.
-    pub async fn order_place(&self, user: &User, r: &OrderRequest) -> Result<Value, SalesError> {
+    pub async fn order_place(&self, user: &User, r: &OrderRequest) -> Result<Order, SalesError> {
         if user.role != Role::Buyer {
             return Err(SalesError::Forbidden("only buyer accounts order; sign up as a buyer"));
         }
@@ -460,7 +438,10 @@ impl Sales {
         // Without a contact in the command, the saved one; without that, what the account knows,
         // and the order waits for its address ("chốt first, details after").
         let (delivery, due) = match given {
-            Some(d) => (json!(d), None),
+            Some(d) => (
+                OrderContact { name: d.name.clone(), phone: Some(d.phone.clone()), address: Some(d.address.clone()) },
+                None,
+            ),
             None => {
                 // A token outlives nothing it names, but an account read can fail: that is
                 // `unavailable` (retry with the same key), never a reason to refuse the order.
@@ -470,44 +451,38 @@ impl Sales {
                     Err(_) => (None, user.name.clone(), user.phone.clone()),
                 };
                 match saved {
-                    Some(d) => (json!(d), None),
+                    Some(d) => (OrderContact { name: d.name, phone: Some(d.phone), address: Some(d.address) }, None),
                     None => {
                         let (due_ms, due_at) = self.clock.after(self.config.address_deadline);
                         // Scheduled first, so an order that is stored can never miss its deadline.
                         self.engine.sales.address_schedule(seller_id, order_id, due_ms).await?;
-                        // What the account knows; optional fields are absent, never null.
-                        let mut known = json!({ "name": name });
-                        if let Some(phone) = phone {
-                            known["phone"] = json!(phone);
-                        }
-                        (known, Some((due_ms, due_at)))
+                        // What the account knows.
+                        (OrderContact { name, phone, address: None }, Some((due_ms, due_at)))
                     }
                 }
             }
         };
-        let mut order = json!({
-            "id": order_id,
-            "key": r.key,
-            "buyer_id": user.id,
-            "seller_id": seller_id,
-            "show_id": show_id,
-            "items": [{"product_id": product_id, "name": name, "qty": r.qty, "unit_price": unit_price}],
-            "total": r.qty * unit_price,
-            "source": r.source,
-            "payment": "cod",
-            "delivery": delivery,
-            "needs_address": due.is_some(),
-            "created_at": self.clock.rfc3339(),
-        });
-        if let Some((_, due_at)) = &due {
-            order["address_due_at"] = json!(due_at);
-        }
-        if let Some(o) = offer_id {
-            order["offer_id"] = json!(o);
-        }
-        let order_json = order.to_string();
-        let mut placed_view = order;
-        placed_view["status"] = json!("placed");
+        let order = Order {
+            address_due_at: due.as_ref().map(|(_, at)| at.clone()),
+            buyer_id: user.id,
+            cancel_reason: None,
+            created_at: self.clock.rfc3339(),
+            delivery,
+            id: order_id,
+            items: vec![OrderItem { product_id, name, qty: r.qty, unit_price }],
+            key: r.key.clone(),
+            needs_address: due.is_some(),
+            offer_id,
+            payment: "cod".into(),
+            seller_id,
+            show_id,
+            source: r.source.to_owned(),
+            status: String::new(),
+            total: r.qty * unit_price,
+            updated_at: None,
+        };
+        let order_json = order.stored_json()?;
+        let placed_view = Order { status: "placed".into(), ..order };
         let event = json!({ "order": &placed_view }).to_string();
         let request = PlaceOrder {
             seller: seller_id,
@@ -551,7 +526,7 @@ impl Sales {
             }
             PlaceOutcome::Replayed { order } => {
                 // The first attempt may have stopped before filing it for the buyer.
-                let view = order_view(&order);
+                let view = Order::view(&order)?;
                 let event = json!({ "order": view }).to_string();
                 self.engine.sales.order_file(user.id, seller_id, order.id, &event).await?;
                 Ok(view)
@@ -597,7 +572,7 @@ impl Sales {
         self.engine_free_refusals.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    async fn notify(&self, view: &Value, buyer: Uuid, seller: Uuid) -> Result<(), SalesError> {
+    async fn notify(&self, view: &Order, buyer: Uuid, seller: Uuid) -> Result<(), SalesError> {
         self.publish(buyer, UserEvent::Order { order: view }).await?;
         self.publish(seller, SellerEvent::Order { order: view }).await
     }
@@ -635,10 +610,10 @@ impl Sales {
 
     /// `order.cancel` / `order.confirm` / shipping: the buyer cancels while placed; the seller
     /// confirms, ships, or cancels.
-    pub async fn order_act(&self, user: &User, order_id: Uuid, action: OrderAction) -> Result<Value, SalesError> {
+    pub async fn order_act(&self, user: &User, order_id: Uuid, action: OrderAction) -> Result<Order, SalesError> {
         let (seller, order) = self.find_order(user, order_id).await?;
-        let view = order_view(&order);
-        let buyer = view["buyer_id"].as_str().and_then(|b| Uuid::parse_str(b).ok());
+        let view = Order::view(&order)?;
+        let buyer = Some(view.buyer_id);
         let is_seller = user.seller_id == Some(seller);
         let is_buyer = buyer == Some(user.id);
         let action = match action {
@@ -652,7 +627,7 @@ impl Sales {
         };
         match self.engine.sales.order_act(seller, order_id, action, &self.clock.rfc3339()).await? {
             ActionOutcome::Changed(order) => {
-                let view = order_view(&order);
+                let view = Order::view(&order)?;
                 if let Some(buyer) = buyer {
                     self.notify(&view, buyer, seller).await?;
                 }
@@ -673,17 +648,17 @@ impl Sales {
         user: &User,
         order_id: Uuid,
         contact: &DeliveryContact,
-    ) -> Result<Value, SalesError> {
+    ) -> Result<Order, SalesError> {
         let (seller, order) = self.find_order(user, order_id).await?;
-        let view = order_view(&order);
-        if view["buyer_id"].as_str() != Some(user.id.to_string().as_str()) {
+        let view = Order::view(&order)?;
+        if view.buyer_id != user.id {
             return Err(SalesError::NotFound("no such order".into()));
         }
         let contact = serde_json::to_string(contact).map_err(|e| EngineError::Internal(e.to_string()))?;
         match self.engine.sales.order_deliver(seller, order_id, &contact, &self.clock.rfc3339()).await? {
             ActionOutcome::Changed(order) => {
                 let _ = self.engine.sales.address_unschedule(seller, order_id).await;
-                let view = order_view(&order);
+                let view = Order::view(&order)?;
                 self.notify(&view, user.id, seller).await?;
                 Ok(view)
             }
@@ -701,10 +676,8 @@ impl Sales {
     pub async fn fill_waiting_orders(&self, user: &User, contact: &DeliveryContact) -> Result<usize, SalesError> {
         let mut filled = 0;
         for order in self.buyer_orders(user.id, 1000).await? {
-            if order["needs_address"] == json!(true)
-                && let Some(id) = order["id"].as_str().and_then(|i| Uuid::parse_str(i).ok())
-            {
-                match self.order_delivery(user, id, contact).await {
+            if order.needs_address {
+                match self.order_delivery(user, order.id, contact).await {
                     Ok(_) => filled += 1,
                     // Confirmed or cancelled meanwhile: nothing to fill.
                     Err(SalesError::InvalidState(_)) => {}
@@ -727,8 +700,14 @@ impl Sales {
             match self.engine.sales.order_expire_address(seller, order, now, &self.clock.rfc3339()).await {
                 Ok(Some(cancelled)) => {
                     let _ = self.engine.sales.address_unschedule(seller, order).await;
-                    let view = order_view(&cancelled);
-                    let Some(buyer) = view["buyer_id"].as_str().and_then(|b| Uuid::parse_str(b).ok()) else { continue };
+                    let view = match Order::view(&cancelled) {
+                        Ok(view) => view,
+                        Err(e) => {
+                            tracing::error!(order = %order, error = %e, "expired order not announced");
+                            continue;
+                        }
+                    };
+                    let buyer = view.buyer_id;
                     let told = async {
                         self.notify(&view, buyer, seller).await?;
                         let data = json!({ "kind": "order.address_expired", "order": view });
@@ -748,13 +727,13 @@ impl Sales {
     }
 
     /// The buyer's orders, oldest first.
-    pub async fn buyer_orders(&self, buyer: Uuid, limit: usize) -> Result<Vec<Value>, SalesError> {
+    pub async fn buyer_orders(&self, buyer: Uuid, limit: usize) -> Result<Vec<Order>, SalesError> {
         let ids = self.engine.state.index_range(&crate::engine::sales::buyer_orders_key(buyer), None, limit).await?;
         let me = User { id: buyer, name: String::new(), role: Role::Buyer, email: None, phone: None, seller_id: None };
         let mut out = Vec::with_capacity(ids.len());
         for id in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
             match self.find_order(&me, id).await {
-                Ok((_, o)) => out.push(order_view(&o)),
+                Ok((_, o)) => out.push(Order::view(&o)?),
                 Err(SalesError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -768,8 +747,9 @@ impl Sales {
         seller: Uuid,
         after: Option<Uuid>,
         limit: usize,
-    ) -> Result<Vec<Value>, SalesError> {
-        Ok(self.engine.sales.seller_orders(seller, after, limit).await?.iter().map(order_view).collect())
+    ) -> Result<Vec<Order>, SalesError> {
+        let stored = self.engine.sales.seller_orders(seller, after, limit).await?;
+        Ok(stored.iter().map(Order::view).collect::<Result<_, _>>()?)
     }
 
     /// A chat comment from a buyer that is an order command: ordered through the same
@@ -798,7 +778,7 @@ impl Sales {
         show_id: Uuid,
         msg_id: Uuid,
         intent: ChatIntent,
-    ) -> Result<Option<Value>, SalesError> {
+    ) -> Result<Option<Order>, SalesError> {
         let show = self.shows.get(show_id).await?;
         if show.status != ShowStatus::Live {
             return Ok(None);
@@ -806,8 +786,8 @@ impl Sales {
         match intent {
             ChatIntent::Cancel => {
                 let mine = self.buyer_orders(user.id, 1000).await?;
-                let latest = mine.iter().rev().find(|o| o["show_id"] == json!(show_id) && o["status"] == "placed");
-                let Some(id) = latest.and_then(|o| o["id"].as_str()).and_then(|i| Uuid::parse_str(i).ok()) else {
+                let latest = mine.iter().rev().find(|o| o.show_id == show_id && o.status == "placed");
+                let Some(id) = latest.map(|o| o.id) else {
                     return Err(SalesError::NotFound("you have no order to cancel in this show".into()));
                 };
                 self.order_act(user, id, OrderAction::Cancel { by_seller: false }).await.map(Some)

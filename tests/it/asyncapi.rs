@@ -441,8 +441,8 @@ fn every_show_event_the_server_publishes_is_a_message() {
     check_channel_against_the_source(&doc, "show", "receiveShowEvents", &documented);
 }
 
-/// The same for the private channels: `user:` and `seller:` carry the events `src/sales.rs`
-/// publishes there, each a message whose frame is in `orders/order.json`.
+/// The same for the private channels: `user:` and `seller:` carry the events of `UserEvent` and
+/// `SellerEvent`, each a message whose frame is in `orders/order.json`.
 #[test]
 fn every_order_event_the_server_publishes_is_a_message() {
     let doc = document();

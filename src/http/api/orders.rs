@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,6 +14,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::auth::Role;
 use crate::domain::account::DeliveryContact;
 use crate::engine::sales::OrderAction;
+use crate::sales::Order;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -28,16 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ship_order))
 }
 
-/// An order (`order` in PROTOCOL.md): items with server prices, total in VND, the delivery
-/// contact, payment on delivery, and `status`.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(value_type = Object)]
-pub struct OrderJson(Value);
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderList {
     #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
+    pub items: Vec<Order>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -46,7 +40,7 @@ pub struct OrderList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     #[schema(value_type = Object)]
-    pub order: Value,
+    pub order: Order,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -146,8 +140,7 @@ async fn seller_orders(
         return Err(crate::domain::FieldErrors::single("limit", "must be from 1 to 1000").into());
     }
     let items = state.sales.seller_orders(seller, params.after, limit).await?;
-    let next_cursor =
-        (items.len() == limit).then(|| items.last().and_then(|o| o["id"].as_str()).unwrap_or_default().to_owned());
+    let next_cursor = (items.len() == limit).then(|| items.last().map(|o| o.id.to_string()).unwrap_or_default());
     match params.format.as_deref() {
         None | Some("json") => Ok(axum::Json(OrderList { items, next_cursor }).into_response()),
         Some("csv") => {
@@ -166,7 +159,7 @@ async fn seller_orders(
 }
 
 /// One row per order item; a spreadsheet opens it as UTF-8 thanks to the byte-order mark.
-fn to_csv(orders: &[Value]) -> Result<String, csv::Error> {
+fn to_csv(orders: &[Order]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "order_id",
@@ -186,30 +179,25 @@ fn to_csv(orders: &[Value]) -> Result<String, csv::Error> {
         "address",
         "needs_address",
     ])?;
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
     for o in orders {
-        for item in o["items"].as_array().into_iter().flatten() {
+        for item in &o.items {
             w.write_record([
-                s(&o["id"]),
-                s(&o["created_at"]),
-                s(&o["status"]),
-                s(&o["source"]),
-                s(&o["show_id"]),
-                s(&o["offer_id"]),
-                s(&item["product_id"]),
-                s(&item["name"]),
-                s(&item["qty"]),
-                s(&item["unit_price"]),
-                s(&o["total"]),
-                s(&o["buyer_id"]),
-                s(&o["delivery"]["name"]),
-                s(&o["delivery"]["phone"]),
-                s(&o["delivery"]["address"]),
-                s(&o["needs_address"]),
+                o.id.to_string(),
+                o.created_at.clone(),
+                o.status.clone(),
+                o.source.clone(),
+                o.show_id.to_string(),
+                o.offer_id.map(|id| id.to_string()).unwrap_or_default(),
+                item.product_id.to_string(),
+                item.name.clone(),
+                item.qty.to_string(),
+                item.unit_price.to_string(),
+                o.total.to_string(),
+                o.buyer_id.to_string(),
+                o.delivery.name.clone(),
+                o.delivery.phone.clone().unwrap_or_default(),
+                o.delivery.address.clone().unwrap_or_default(),
+                o.needs_address.to_string(),
             ])?;
         }
     }
