@@ -64,26 +64,10 @@ impl OfferStatus {
 /// A stock counter and how many of its units one unit of the product takes.
 pub type StockMove = (String, i64);
 
-/// Everything an offer needs at opening.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfferOpen {
-    pub seller: Uuid,
-    pub id: Uuid,
-    pub show: Uuid,
-    pub product: Uuid,
-    pub product_name: String,
-    pub price: i64,
-    pub list_price: i64,
-    pub quantity: i64,
-    pub per_buyer_limit: i64,
-    pub starts_at_ms: u64,
-    pub ends_at_ms: u64,
-    /// Stock counters (unprefixed keys) and units per product unit.
-    pub moves: Vec<StockMove>,
-}
-
-/// An offer as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An offer: as opened (all `quantity` remaining, `live`), as stored, and, serialized, as
+/// clients see it (`offer` in PROTOCOL.md §2, through [`OfferWire`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "OfferWire")]
 pub struct OfferState {
     pub seller: Uuid,
     pub id: Uuid,
@@ -98,6 +82,7 @@ pub struct OfferState {
     pub starts_at_ms: u64,
     pub ends_at_ms: u64,
     pub status: OfferStatus,
+    /// Stock counters (unprefixed keys) and units per product unit.
     pub moves: Vec<StockMove>,
 }
 
@@ -247,7 +232,7 @@ pub enum ActionOutcome {
 /// The sales operations.
 #[async_trait]
 pub trait Sales: Send + Sync + 'static {
-    async fn offer_open(&self, offer: &OfferOpen) -> Result<OpenOutcome, EngineError>;
+    async fn offer_open(&self, offer: &OfferState) -> Result<OpenOutcome, EngineError>;
     async fn offer_get(&self, seller: Uuid, offer: Uuid) -> Result<Option<OfferState>, EngineError>;
     /// Closes a live (or sold-out) offer, returning unsold units to stock; `None` when it was
     /// already closed, unknown, or (for expiry) not yet due. Exactly once per offer.
@@ -349,9 +334,9 @@ pub fn buyer_sellers_key(buyer: Uuid) -> String {
 pub const EXPIRY_SCHEDULE: &str = "offers:expiry";
 pub const ADDRESS_SCHEDULE: &str = "orders:address-due";
 
-/// An offer as clients see it (`offer` in PROTOCOL.md).
+/// The wire form of an [`OfferState`]: what it serializes as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Offer {
+pub struct OfferWire {
     pub id: Uuid,
     pub show_id: Uuid,
     pub product_id: Uuid,
@@ -367,13 +352,13 @@ pub struct Offer {
     pub status: String,
 }
 
-impl From<&OfferState> for Offer {
-    fn from(s: &OfferState) -> Self {
-        Offer {
+impl From<OfferState> for OfferWire {
+    fn from(s: OfferState) -> Self {
+        OfferWire {
             id: s.id,
             show_id: s.show,
             product_id: s.product,
-            product_name: s.product_name.clone(),
+            product_name: s.product_name,
             price: s.price,
             list_price: s.list_price,
             quantity: s.quantity,

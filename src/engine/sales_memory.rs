@@ -298,7 +298,7 @@ impl MemoryEngine {
 
 #[async_trait]
 impl Sales for MemoryEngine {
-    async fn offer_open(&self, offer: &OfferOpen) -> Result<OpenOutcome, EngineError> {
+    async fn offer_open(&self, offer: &OfferState) -> Result<OpenOutcome, EngineError> {
         let mut state = self.state.lock().unwrap();
         let mut sales = self.sales.lock().unwrap();
         for (index, (key, per_unit)) in offer.moves.iter().enumerate() {

@@ -347,7 +347,7 @@ impl RedisEngine {
 
 #[async_trait]
 impl Sales for RedisEngine {
-    async fn offer_open(&self, o: &OfferOpen) -> Result<OpenOutcome, EngineError> {
+    async fn offer_open(&self, o: &OfferState) -> Result<OpenOutcome, EngineError> {
         let mut conn = self.conn();
         let member = format!("{}/{}", o.seller, o.id);
         // Scheduled first: an offer that opens can never miss its expiry.

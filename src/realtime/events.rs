@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::show::{Show, ShowStatus};
-use crate::engine::sales::Offer;
+use crate::engine::sales::OfferState;
 use crate::engine::{Broker, EngineError, StreamPosition};
 use crate::realtime::channel::{Channel, ChannelKind};
 use crate::sales::Order;
@@ -79,7 +79,7 @@ events! {
         Banned = ("banned", true) { user_id: Uuid },
         /// The pinned announcement, or null when cleared.
         Announcement = ("announcement", true) { text: Option<&'a str> },
-        Offer = ("offer", true) { offer: &'a Offer },
+        Offer = ("offer", true) { offer: &'a OfferState },
         /// What remains of an offer (coalesced, at most ten a second).
         Stock = ("stock", false) { offer_id: Uuid, remaining: i64 },
         Viewers = ("viewers", false) { count: u64 },

@@ -20,8 +20,8 @@ use crate::domain::account::DeliveryContact;
 use crate::domain::show::{Show, ShowStatus};
 use crate::engine::lease::once_per;
 use crate::engine::sales::{
-    ActionOutcome, CloseReason, Offer, OfferOpen, OfferState, OfferStatus, OpenOutcome, OrderAction, PlaceOrder,
-    PlaceOutcome, Refusal, StoredOrder, Target,
+    ActionOutcome, CloseReason, OfferState, OfferStatus, OpenOutcome, OrderAction, PlaceOrder, PlaceOutcome, Refusal,
+    StoredOrder, Target,
 };
 use crate::engine::{Engine, EngineError};
 use crate::realtime::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
@@ -223,7 +223,7 @@ impl Sales {
     }
 
     /// `offer.start`.
-    pub async fn offer_start(&self, user: &User, r: &OfferRequest) -> Result<Offer, SalesError> {
+    pub async fn offer_start(&self, user: &User, r: &OfferRequest) -> Result<OfferState, SalesError> {
         let show = self.live_show_of_seller(user, r.show).await?;
         if show.lineup_code(r.product).is_none() {
             return Err(SalesError::BadRequest("the product is not in this show's lineup".into()));
@@ -252,7 +252,7 @@ impl Sales {
             ));
         }
         let start = self.clock.now_ms();
-        let open = OfferOpen {
+        let open = OfferState {
             seller: show.seller_id,
             id: Uuid::now_v7(),
             show: show.id,
@@ -261,9 +261,11 @@ impl Sales {
             price: r.price,
             list_price: record.price,
             quantity: r.quantity,
+            remaining: r.quantity,
             per_buyer_limit: r.per_buyer_limit,
             starts_at_ms: start,
             ends_at_ms: start + r.duration_s * 1000,
+            status: OfferStatus::Live,
             moves: unit_moves(&record),
         };
         match self.engine.sales.offer_open(&open).await? {
@@ -281,13 +283,12 @@ impl Sales {
             .offer_get(show.seller_id, open.id)
             .await?
             .ok_or_else(|| EngineError::Internal("offer vanished".into()))?;
-        let offer = Offer::from(&state);
-        self.publish(show.id, ShowEvent::Offer { offer: &offer }).await?;
-        Ok(offer)
+        self.publish(show.id, ShowEvent::Offer { offer: &state }).await?;
+        Ok(state)
     }
 
     /// `offer.stop`.
-    pub async fn offer_stop(&self, user: &User, show: Uuid, offer: Uuid) -> Result<Offer, SalesError> {
+    pub async fn offer_stop(&self, user: &User, show: Uuid, offer: Uuid) -> Result<OfferState, SalesError> {
         let show = self.shows.get(show).await?;
         if user.seller_id != Some(show.seller_id) {
             return Err(SalesError::Forbidden("only the show's seller runs its offers"));
@@ -311,12 +312,11 @@ impl Sales {
         entry.sold_out |= sold_out;
     }
 
-    async fn announce_end(&self, closed: OfferState) -> Result<Offer, SalesError> {
+    async fn announce_end(&self, closed: OfferState) -> Result<OfferState, SalesError> {
         // Nothing left at the close means it had sold out.
         self.learn_finished(closed.id, closed.remaining == 0);
-        let mut offer = Offer::from(&closed);
-        offer.remaining = 0;
-        self.publish(closed.show, ShowEvent::Offer { offer: &offer }).await?;
+        let offer = OfferState { remaining: 0, ..closed };
+        self.publish(offer.show, ShowEvent::Offer { offer: &offer }).await?;
         Ok(offer)
     }
 
@@ -581,7 +581,7 @@ impl Sales {
         self.learn_finished(offer, true);
         if let Some(state) = self.engine.sales.offer_get(seller, offer).await? {
             self.publish(state.show, ShowEvent::Stock { offer_id: offer, remaining: 0 }).await?;
-            self.publish(state.show, ShowEvent::Offer { offer: &Offer::from(&state) }).await?;
+            self.publish(state.show, ShowEvent::Offer { offer: &state }).await?;
         }
         Ok(())
     }

@@ -623,8 +623,7 @@ impl Shows {
             if let Some(state) = self.engine.sales.offer_get(show.seller_id, id).await?
                 && state.status == crate::engine::sales::OfferStatus::Live
             {
-                let offer = crate::engine::sales::Offer::from(&state);
-                offers.push(serde_json::to_value(&offer).map_err(|e| EngineError::Internal(e.to_string()))?);
+                offers.push(serde_json::to_value(&state).map_err(|e| EngineError::Internal(e.to_string()))?);
             }
         }
         Ok(offers)

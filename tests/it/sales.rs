@@ -29,8 +29,8 @@ fn stock_key(seller: Uuid, product: Uuid) -> String {
     format!("{{s:{seller}}}:stock:{product}")
 }
 
-fn open(seller: Uuid, product: Uuid, quantity: i64, limit: i64, ends_at_ms: u64) -> OfferOpen {
-    OfferOpen {
+fn open(seller: Uuid, product: Uuid, quantity: i64, limit: i64, ends_at_ms: u64) -> OfferState {
+    OfferState {
         seller,
         id: Uuid::now_v7(),
         show: Uuid::now_v7(),
@@ -39,14 +39,16 @@ fn open(seller: Uuid, product: Uuid, quantity: i64, limit: i64, ends_at_ms: u64)
         price: 99_000,
         list_price: 120_000,
         quantity,
+        remaining: quantity,
         per_buyer_limit: limit,
         starts_at_ms: 0,
         ends_at_ms,
+        status: OfferStatus::Live,
         moves: vec![(stock_key(seller, product), 1)],
     }
 }
 
-fn place(seller: Uuid, offer: &OfferOpen, buyer: Uuid, key: &str, qty: i64, now_ms: u64) -> PlaceOrder {
+fn place(seller: Uuid, offer: &OfferState, buyer: Uuid, key: &str, qty: i64, now_ms: u64) -> PlaceOrder {
     PlaceOrder {
         seller,
         buyer,
@@ -242,7 +244,7 @@ async fn random_sequences_agree_with_the_model(b: Backend) {
         b.engine.state.set(&key, b"40", None).await.unwrap();
         let mut model = Model { stock: 40, ..Default::default() };
         let buyers: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
-        let mut offers: Vec<OfferOpen> = Vec::new();
+        let mut offers: Vec<OfferState> = Vec::new();
         let mut now = 1_000u64;
         for step in 0..150 {
             now += rng.below(50);
