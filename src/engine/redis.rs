@@ -39,7 +39,7 @@ const PUBSUB_QUEUE: usize = 4096;
 /// history is removed first, so the append below can never fail halfway. A Lua function, so the
 /// sales scripts publish the same way within their own atomic step.
 pub(super) const PUBLISH_FN: &str = r#"
-local function publish_event(meta, log, pubsub, ch, ev, data, size, ttl, new_epoch)
+local function publish_event(meta, log, pubsub, head, tail, size, ttl, new_epoch)
   local epoch = redis.call('HGET', meta, 'epoch')
   if not epoch then
     epoch = new_epoch
@@ -47,7 +47,7 @@ local function publish_event(meta, log, pubsub, ch, ev, data, size, ttl, new_epo
     redis.call('HSET', meta, 'epoch', epoch, 'off', 0)
   end
   local off = redis.call('HINCRBY', meta, 'off', 1)
-  local frame = '{"ch":' .. ch .. ',"ev":' .. ev .. ',"off":' .. off .. ',"data":' .. data .. '}'
+  local frame = head .. off .. tail
   redis.call('XADD', log, 'MAXLEN', size, off .. '-0', 'f', frame)
   redis.call('EXPIRE', meta, ttl)
   redis.call('EXPIRE', log, ttl)
@@ -56,10 +56,10 @@ local function publish_event(meta, log, pubsub, ch, ev, data, size, ttl, new_epo
 end
 "#;
 
-/// KEYS: meta, log; ARGV: pub/sub name, channel (JSON), event (JSON), data, history size, TTL,
-/// a new epoch.
+/// KEYS: meta, log; ARGV: pub/sub name, the frame before and after its offset
+/// (`protocol::numbered_event_parts`), history size, TTL, a new epoch.
 const PUBLISH_CALL: &str =
-    "return publish_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])";
+    "return publish_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])";
 
 /// Reads a channel's position and, when `since` (ARGV[1] offset, ARGV[2] epoch) is still
 /// covered, the events after it as offset/frame pairs. Read-only.
@@ -324,16 +324,15 @@ impl RedisEngine {
 
     /// The keys and arguments `publish_event` takes for a history-kept `event` on `channel`:
     /// `[meta, log]` and `[pub/sub name, channel, event, data, history size, TTL, new epoch]`.
-    pub(super) fn event_target(&self, channel: &str, event: &str, data: &str) -> ([String; 2], [String; 7]) {
+    pub(super) fn event_target(&self, channel: &str, event: &str, data: &str) -> ([String; 2], [String; 6]) {
         let prefix = &self.config.key_prefix;
-        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let (head, tail) = crate::realtime::protocol::numbered_event_parts(channel, event, data);
         (
             [meta_key(prefix, channel), log_key(prefix, channel)],
             [
                 pubsub_name(prefix, channel),
-                quoted(channel),
-                quoted(event),
-                data.to_owned(),
+                head,
+                tail,
                 self.config.history_size.to_string(),
                 self.config.history_ttl.as_secs().max(1).to_string(),
                 new_epoch(),
@@ -432,17 +431,15 @@ impl Broker for RedisEngine {
             let _: i64 = conn.publish(pubsub_name(prefix, channel), payload).await.map_err(map_err)?;
             return Ok(None);
         }
-        let ch_json = serde_json::to_string(channel).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let ev_json = serde_json::to_string(event).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let (head, tail) = crate::realtime::protocol::numbered_event_parts(channel, event, data.get());
         let (epoch, offset): (String, u64) = self
             .scripts
             .publish
             .key(meta_key(prefix, channel))
             .key(log_key(prefix, channel))
             .arg(pubsub_name(prefix, channel))
-            .arg(ch_json)
-            .arg(ev_json)
-            .arg(data.get())
+            .arg(head)
+            .arg(tail)
             .arg(self.config.history_size)
             .arg(self.config.history_ttl.as_secs().max(1))
             .arg(new_epoch())

@@ -40,7 +40,7 @@ return {1, unsold}
 /// indexes it, records the key and the sales counters, and publishes it on the seller's
 /// channel. ARGV (both scripts): 1 fingerprint, 2 qty, 3 now, 4 unit price, 5 order id,
 /// 6 order JSON, 7 key TTL, 8 log length, 9 product, 10 offer, 11 has stats, 12 bought TTL,
-/// 13 buyer, 14 show, 15 address deadline ('' when the address is known), 16–22 the seller
+/// 13 buyer, 14 show, 15 address deadline ('' when the address is known), 16–21 the seller
 /// event (`publish_event`'s arguments). Callers that pass only the first 14 arguments and no
 /// event keys (the benchmark peers) get no event, no deadline and no buyers set.
 const STORE_ORDER: &str = r#"
@@ -67,7 +67,7 @@ local function store(order_key, log_key, index_key, idem_key, stats_key, moves, 
     end
   end
   if meta then
-    publish_event(meta, chlog, ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[20], ARGV[21], ARGV[22])
+    publish_event(meta, chlog, ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[20], ARGV[21])
   end
 end
 local function seen(idem_key)
@@ -121,7 +121,7 @@ return {'placed', ARGV[5], remaining}
 "#;
 
 /// KEYS: idem, order, log, index, stats, the seller channel's meta and log, stock counters…;
-/// ARGV[23…]: units per product unit.
+/// ARGV[22…]: units per product unit.
 const PLACE_STOCK_LUA: &str = r#"
 local prior = seen(KEYS[1])
 if prior then return prior end
@@ -129,12 +129,12 @@ local qty = tonumber(ARGV[2])
 for i = 8, #KEYS do
   local have = tonumber(redis.call('GET', KEYS[i]) or '0')
   if have == nil then return redis.error_reply('stock is not an integer: ' .. KEYS[i]) end
-  if have < qty * tonumber(ARGV[i + 15]) then return refuse(KEYS[1], 'insufficient_stock', nil) end
+  if have < qty * tonumber(ARGV[i + 14]) then return refuse(KEYS[1], 'insufficient_stock', nil) end
 end
 local moves = {}
 for i = 8, #KEYS do
-  redis.call('DECRBY', KEYS[i], qty * tonumber(ARGV[i + 15]))
-  moves[#moves + 1] = KEYS[i] .. ' ' .. ARGV[i + 15]
+  redis.call('DECRBY', KEYS[i], qty * tonumber(ARGV[i + 14]))
+  moves[#moves + 1] = KEYS[i] .. ' ' .. ARGV[i + 14]
 end
 store(KEYS[2], KEYS[3], KEYS[4], KEYS[1], KEYS[5], table.concat(moves, ' '), KEYS[6], KEYS[7])
 return {'placed', ARGV[5], -1}
@@ -199,7 +199,7 @@ return {'ok', st}
 const ORDER_FILE_LUA: &str = r#"
 if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
-publish_event(KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+publish_event(KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 return 1
 "#;
 

@@ -505,13 +505,27 @@ pub struct EventFrame {
 /// Builds an event frame's text from already-encoded data; the one place frames are assembled,
 /// so the memory and Redis engines send byte-identical frames.
 pub fn encode_event(ch: &str, ev: &str, off: Option<u64>, data: &RawValue) -> String {
+    match off {
+        Some(off) => {
+            let (head, tail) = numbered_event_parts(ch, ev, data.get());
+            format!("{head}{off}{tail}")
+        }
+        None => {
+            let ch = serde_json::to_string(ch).unwrap_or_default();
+            let ev = serde_json::to_string(ev).unwrap_or_default();
+            format!(r#"{{"ch":{ch},"ev":{ev},"data":{}}}"#, data.get())
+        }
+    }
+}
+
+/// A kept event's frame around its offset: `head`, the offset, then `tail`. The Redis engine
+/// hands both to the publish script, which alone knows the offset, so a frame is still assembled
+/// only here.
+/// `data` is the event's data, already JSON.
+pub fn numbered_event_parts(ch: &str, ev: &str, data: &str) -> (String, String) {
     let ch = serde_json::to_string(ch).unwrap_or_default();
     let ev = serde_json::to_string(ev).unwrap_or_default();
-    let data = data.get();
-    match off {
-        Some(off) => format!(r#"{{"ch":{ch},"ev":{ev},"off":{off},"data":{data}}}"#),
-        None => format!(r#"{{"ch":{ch},"ev":{ev},"data":{data}}}"#),
-    }
+    (format!(r#"{{"ch":{ch},"ev":{ev},"off":"#), format!(r#","data":{data}}}"#))
 }
 
 /// The first frame on every connection.
