@@ -46,3 +46,29 @@ impl Lease {
         self.ttl / 3
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::memory::MemoryEngine;
+
+    #[tokio::test]
+    async fn a_lease_is_held_renewed_and_handed_over_and_once_per_lets_one_through() {
+        let state: Arc<dyn State> = Arc::new(MemoryEngine::unconnected());
+        let ttl = Duration::from_secs(30);
+        let a = Lease::new(state.clone(), "scheduler", "node-a", ttl);
+        let b = Lease::new(state.clone(), "scheduler", "node-b", ttl);
+        assert_eq!(a.renew_every(), Duration::from_secs(10));
+        assert!(a.hold().await.unwrap());
+        assert!(!b.hold().await.unwrap(), "one holder");
+        assert!(a.hold().await.unwrap(), "renewed");
+        assert!(!b.release().await.unwrap(), "only the holder lets go");
+        assert!(a.release().await.unwrap());
+        assert!(b.hold().await.unwrap(), "taken over at once");
+
+        let period = Duration::from_secs(30);
+        assert!(once_per(state.as_ref(), "tick", "node-a", period).await.unwrap());
+        assert!(!once_per(state.as_ref(), "tick", "node-b", period).await.unwrap(), "one per period");
+        assert!(!once_per(state.as_ref(), "tick", "node-a", period).await.unwrap(), "the first too");
+    }
+}

@@ -95,9 +95,9 @@ impl Order {
 
     /// The stored JSON: everything but what the engine keeps beside it.
     pub fn stored_json(&self) -> Result<String, EngineError> {
-        let mut bare = self.clone();
-        bare.status = String::new();
-        serde_json::to_string(&bare).map_err(|e| EngineError::Internal(e.to_string()))
+        let encode = |o: &Order| serde_json::to_string(o).map_err(|e| EngineError::Internal(e.to_string()));
+        // An order is stored as it is placed, before it has a status: no copy then.
+        if self.status.is_empty() { encode(self) } else { encode(&Order { status: String::new(), ..self.clone() }) }
     }
 }
 

@@ -198,6 +198,8 @@ describe('seller console', () => {
     await page.fill('#announcement', 'Miễn phí giao hàng cho đơn từ 2 chai');
     await page.click('.announce button[type=submit]');
     await viewer.page.locator('.announcement', { hasText: 'Miễn phí giao hàng' }).waitFor();
+    assert.equal(await viewer.page.locator('.pinned').isVisible(), false, 'no product on screen: no empty card');
+    await shoot(viewer.page, 'show-announcement');
     await page.selectOption('#slow', '10');
     await page.locator('.log summary').waitFor();
     const now = await api(server.base, 'GET', `/api/shows/${show.id}`);

@@ -375,8 +375,7 @@ function Control({ show: initial, names, client, say, onClose, onEnd }) {
       ${offers.length === 0 && html`<p>${l('noOffers')}</p>`}
       <ul class="offers-list">
         ${offers.map((o) => html`<li key=${o.id} data-offer=${o.id} class=${`offer-row of-${o.status}`}>
-          <strong>${o.product_name}</strong> · ${vnd(o.price)} · ${l('remaining', o.remaining, o.quantity)} ·
-          ${o.status === 'live' ? `${l('of_live')} ${countdown(Date.parse(o.ends_at) - now)}` : l(`of_${o.status}`)}
+          <strong>${o.product_name}</strong> · ${vnd(o.price)} · ${l('remaining', o.remaining, o.quantity)}${' · '}${o.status === 'live' ? `${l('of_live')} ${countdown(Date.parse(o.ends_at) - now)}` : l(`of_${o.status}`)}
           ${o.status === 'live' && html` <button type="button" class="secondary small"
             onClick=${() => command('offer.stop', { offer_id: o.id })}>${l('stop')}</button>`}
         </li>`)}
