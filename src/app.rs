@@ -23,11 +23,14 @@ use crate::config::{Config, ConfigError};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
 use crate::engine::{Engine, EngineConfig, EngineKind, EventSink};
+use crate::fairs::room::FairRooms;
+use crate::fairs::scheduler::Scheduler;
+use crate::fairs::{Fairs, FairsConfig};
 use crate::http::ops;
 use crate::metrics::Metrics;
 use crate::realtime::hub::Hub;
 use crate::realtime::presence::{REPORT_TTL, Reports};
-use crate::realtime::room::{NoFairs, Rooms, WithShows};
+use crate::realtime::room::{Rooms, WithShows};
 use crate::realtime::transport;
 use crate::realtime::transport::http::{HttpServer, ServeOptions};
 use crate::shows::{Shows, ShowsConfig};
@@ -41,6 +44,8 @@ const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 /// The sales tick: offers expire within this of their end, and `stock` events go out at most
 /// this often per offer.
 const SALES_TICK: Duration = Duration::from_millis(100);
+/// The fairs' tick: lobby visitors and booth sellers' presence are broadcast at most this often.
+const FAIR_TICK: Duration = Duration::from_secs(1);
 /// The shows' tick: viewer counts and reactions are broadcast at most this often.
 const SHOW_TICK: Duration = Duration::from_secs(1);
 
@@ -73,16 +78,24 @@ impl App {
     }
 
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
-        Self::build_with_rooms(config, listener, Arc::new(NoFairs)).await
+        Self::build_inner(config, listener, None).await
     }
 
-    /// [`App::build_with_listener`] with the [`Rooms`] of every channel kind but shows: which
-    /// fair and booth channels exist, who may join them and their rooms. The fairs domain plugs
-    /// in here; tests of the realtime core use one that owns booth channels.
+    /// [`App::build_with_listener`] with other [`Rooms`] for every channel kind but shows than
+    /// the fairs domain's (`fairs::room::FairRooms`): tests of the realtime core use one that
+    /// owns every booth channel.
     pub async fn build_with_rooms(
-        mut config: Config,
+        config: Config,
         listener: TcpListener,
         others: Arc<dyn Rooms>,
+    ) -> Result<Self, StartError> {
+        Self::build_inner(config, listener, Some(others)).await
+    }
+
+    async fn build_inner(
+        mut config: Config,
+        listener: TcpListener,
+        others: Option<Arc<dyn Rooms>>,
     ) -> Result<Self, StartError> {
         config.validate()?;
         warn_if_descriptors_fall_short(&config);
@@ -172,9 +185,19 @@ impl App {
             hub.clone(),
             node_id.clone(),
             clock,
-            chat,
+            chat.clone(),
             ShowsConfig { public_url: config.public_base_url() },
         ));
+        let fairs = Arc::new(Fairs::new(
+            engine.clone(),
+            catalog.clone(),
+            shows.clone(),
+            hub.clone(),
+            chat,
+            clock,
+            FairsConfig { reminder_lead: Duration::from_secs(config.reminder_lead_s), node_id: node_id.clone() },
+        ));
+        let others = others.unwrap_or_else(|| Arc::new(FairRooms(fairs.clone())));
         if let Some(seeded) = &demo_seller {
             let show = crate::demo::go_live(&shows, seeded)
                 .await
@@ -209,6 +232,7 @@ impl App {
             limiter_clock: governor::clock::DefaultClock::default(),
             shows,
             sales,
+            fairs,
             next_conn: AtomicU64::new(1),
             throttles: crate::accounts::throttle::Throttles::new(engine_state, clock, throttle),
             accounts,
@@ -402,6 +426,21 @@ fn spawn_background(state: &AppState) -> CancellationToken {
             }
         }
     });
+    let s = state.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FAIR_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            s.fairs.tick().await;
+        }
+    });
+    let scheduler = Scheduler::new(state.fairs.clone(), state.engine.state.clone(), state.clock, &state.node_id);
+    tokio::spawn(scheduler.run(stop.clone()));
     let s = state.clone();
     let token = stop.clone();
     tokio::spawn(async move {

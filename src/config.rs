@@ -70,6 +70,10 @@ pub struct Config {
     #[arg(long, env = "OCOP_ADDRESS_DEADLINE_MIN", default_value_t = 30.0)]
     pub address_deadline_min: f64,
 
+    /// Seconds before a followed show starts that its followers get `notify {kind: "show.soon"}`.
+    #[arg(long, env = "OCOP_REMINDER_LEAD_S", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reminder_lead_s: u64,
+
     /// Seed the documented demo accounts and catalog once.
     #[arg(long, env = "OCOP_DEMO")]
     pub demo: bool,

@@ -146,9 +146,10 @@ pub async fn go_live(shows: &crate::shows::Shows, seeded: &Seeded) -> Result<uui
         stream: None,
         products: Some(seeded.products.clone()),
         fair_id: None,
+        duration_min: None,
     };
-    let show = shows.create(seeded.seller_id, &input).await?;
-    shows.transition(&seeded.seller, show.id, ShowStatus::Live).await?;
+    let show = shows.create(seeded.seller_id, &input, None).await?;
+    shows.transition(&seeded.seller, show.id, ShowStatus::Live, None).await?;
     if let Some(first) = seeded.products.first() {
         shows.pin(&seeded.seller, show.id, Some(*first)).await?;
     }

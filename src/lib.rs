@@ -31,6 +31,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod fairs;
 pub mod http;
 pub mod metrics;
 pub mod realtime;

@@ -16,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::fairs::Fairs;
 use crate::metrics::Metrics;
 use crate::realtime::hub::{ConnKey, Hub};
 use crate::realtime::room::Rooms;
@@ -64,6 +65,7 @@ pub struct Shared {
     pub throttles: Throttles,
     pub shows: Arc<Shows>,
     pub sales: Arc<Sales>,
+    pub fairs: Arc<Fairs>,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<str>,
     pub(crate) next_conn: AtomicU64,

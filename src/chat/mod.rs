@@ -333,3 +333,37 @@ mod tests {
         assert!(!chat.is_banned("{s:booth-seller}:booth:b2", other.id).await.unwrap(), "and its own bans");
     }
 }
+
+/// Chat messages a late joiner receives in a room's snapshot.
+pub const CHAT_IN_SNAPSHOT: usize = 50;
+
+/// The last chat messages of a room as whole frames, oldest first, for its snapshot: at most
+/// [`CHAT_IN_SNAPSHOT`], deleted ones removed. Rooms of every kind keep one.
+#[derive(Debug, Default)]
+pub struct ChatTail {
+    frames: std::collections::VecDeque<(String, Box<serde_json::value::RawValue>)>,
+}
+
+impl ChatTail {
+    /// A `chat` event (`data` its data, `frame` the whole frame).
+    pub fn push(&mut self, data: &Value, frame: &[u8]) {
+        let Some(id) = data.get("msg_id").and_then(Value::as_str) else { return };
+        let Ok(text) = std::str::from_utf8(frame) else { return };
+        let Ok(raw) = serde_json::value::RawValue::from_string(text.to_owned()) else { return };
+        self.frames.push_back((id.to_owned(), raw));
+        while self.frames.len() > CHAT_IN_SNAPSHOT {
+            self.frames.pop_front();
+        }
+    }
+
+    /// A `chat.deleted` event's data.
+    pub fn delete(&mut self, data: &Value) {
+        if let Some(id) = data.get("msg_id").and_then(Value::as_str) {
+            self.frames.retain(|(m, _)| m != id);
+        }
+    }
+
+    pub fn frames(&self) -> Vec<&serde_json::value::RawValue> {
+        self.frames.iter().map(|(_, f)| f.as_ref()).collect()
+    }
+}

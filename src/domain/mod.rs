@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 pub mod account;
+pub mod fair;
 pub mod openapi;
 pub mod product;
 pub mod seller;

@@ -102,6 +102,12 @@ pub struct Show {
     pub lineup: Vec<LineupItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fair_id: Option<Uuid>,
+    /// The organiser of its fair, who also moderates it and may end it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organiser_id: Option<Uuid>,
+    /// The show's slot on an agenda, in minutes.
+    #[serde(default = "default_slot")]
+    pub duration_min: u32,
     pub status: ShowStatus,
     /// Appointed moderators, besides the seller (and the fair's organiser).
     #[serde(default)]
@@ -146,8 +152,18 @@ pub struct ShowInput {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub products: Option<Vec<Uuid>>,
+    /// Joins this fair's agenda (with `scheduled_at`): only a seller with an approved booth in
+    /// it, within its opening hours, never overlapping another show of the same seller.
     #[serde(default)]
     pub fair_id: Option<Uuid>,
+    /// The show's slot, 15 to 600 minutes; default 60.
+    #[serde(default)]
+    #[schema(minimum = 15, maximum = 600)]
+    pub duration_min: Option<u32>,
+}
+
+fn default_slot() -> u32 {
+    super::fair::DEFAULT_SLOT_MIN
 }
 
 /// The largest lineup: a show presents a handful of products, never a catalog.
@@ -173,6 +189,10 @@ impl ShowInput {
         });
         let stream = self.stream.clone().unwrap_or_default();
         check_stream(&mut errors, &stream);
+        let duration_min = self.duration_min.unwrap_or_else(default_slot);
+        if !(15..=600).contains(&duration_min) {
+            errors.add("duration_min", "must be from 15 to 600 minutes");
+        }
         let products = self.products.clone().unwrap_or_default();
         if products.len() > MAX_LINEUP {
             errors.add("products", format!("at most {MAX_LINEUP} products"));
@@ -197,6 +217,8 @@ impl ShowInput {
             stream,
             lineup,
             fair_id: self.fair_id,
+            organiser_id: None,
+            duration_min,
             status: ShowStatus::Scheduled,
             moderators: Vec::new(),
             slow_mode_s: 0,
@@ -270,9 +292,9 @@ impl Show {
         }
     }
 
-    /// The seller, appointed moderators (and, with fairs, the fair's organiser).
+    /// The seller, appointed moderators and the fair's organiser.
     pub fn is_moderator(&self, user: Uuid, seller_id: Option<Uuid>) -> bool {
-        seller_id == Some(self.seller_id) || self.moderators.contains(&user)
+        seller_id == Some(self.seller_id) || self.moderators.contains(&user) || self.organiser_id == Some(user)
     }
 
     pub fn lineup_code(&self, product: Uuid) -> Option<&str> {

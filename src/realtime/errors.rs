@@ -3,6 +3,7 @@
 //! in one place. HTTP's answers are in `http::api::error`.
 
 use crate::engine::EngineError;
+use crate::fairs::FairError;
 use crate::realtime::protocol::{ErrorCode, ReplyError};
 use crate::sales::SalesError;
 use crate::shows::ShowError;
@@ -63,5 +64,35 @@ impl From<SalesError> for ReplyError {
             SalesError::Engine(e) => return e.into(),
         };
         ReplyError::new(code, message)
+    }
+}
+
+impl From<FairError> for ReplyError {
+    fn from(e: FairError) -> Self {
+        let message = e.to_string();
+        match e {
+            FairError::NotFound(m) => ReplyError::new(ErrorCode::NotFound, m),
+            FairError::Forbidden(m) => ReplyError::forbidden(m),
+            FairError::InvalidState(_) | FairError::Conflict(_) | FairError::Agenda(_) => {
+                ReplyError::new(ErrorCode::InvalidState, message)
+            }
+            FairError::Invalid(f) => {
+                let fields: Vec<String> = f.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                ReplyError::bad_request(fields.join("; "))
+            }
+            FairError::BadRequest(m) => ReplyError::bad_request(m),
+            FairError::Muted { retry_after_ms } => ReplyError {
+                code: ErrorCode::Muted,
+                message: "a moderator muted you in this booth".into(),
+                retry_after_ms: Some(retry_after_ms),
+            },
+            FairError::RateLimited { retry_after_ms } => ReplyError {
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+                retry_after_ms: Some(retry_after_ms),
+            },
+            FairError::Show(e) => e.into(),
+            FairError::Engine(e) => e.into(),
+        }
     }
 }

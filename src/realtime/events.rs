@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::domain::fair::{Booth, Fair};
 use crate::domain::show::{Show, ShowStatus};
 use crate::engine::sales::OfferState;
 use crate::engine::{Broker, EngineError, StreamPosition};
@@ -69,7 +70,14 @@ events! {
     pub enum ShowEvent<'a> on Show {
         /// The whole show after a change of its settings (slow mode, moderators, …).
         Show = ("show", true) { show: &'a Show },
-        Status = ("status", true) { status: ShowStatus },
+        /// With `reason` and `by` when the fair's organiser or an admin ended the show.
+        Status = ("status", true) {
+            status: ShowStatus,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            by: Option<&'a Value>,
+        },
         /// The product on screen, or null.
         Pinned = ("pinned", true) { product: &'a Value },
         /// A chat message as `chat` admitted it: `{msg_id, user, text, at}`.
@@ -102,6 +110,37 @@ events! {
     /// On `seller:<id>`: the seller's order feed.
     pub enum SellerEvent<'a> on Seller {
         Order = ("order", true) { order: &'a Order },
+    }
+}
+
+events! {
+    /// On `fair:<id>`: the lobby.
+    pub enum FairEvent<'a> on Fair {
+        /// The fair after a change of status or details.
+        Fair = ("fair", true) { fair: &'a Fair },
+        /// A show of the agenda went live.
+        ShowLive = ("show.live", true) { show: &'a Show },
+        ShowEnded = ("show.ended", true) { show_id: Uuid },
+        /// A show joined the agenda.
+        Agenda = ("agenda", true) { show: &'a Show },
+        /// The organiser's announcement, or null when cleared.
+        Announcement = ("announcement", true) { text: Option<&'a str> },
+        /// A booth approved or changed (`status` other than `approved`: it left the lobby).
+        Booth = ("booth", true) { booth: &'a Booth },
+        /// Connections in the lobby on every node (at most one a second).
+        Visitors = ("visitors", false) { count: u64 },
+    }
+}
+
+events! {
+    /// On `booth:<id>`: the booth's Q&A chat and its seller's presence.
+    pub enum BoothEvent<'a> on Booth {
+        Chat = ("chat", true) (&'a Value),
+        ChatDeleted = ("chat.deleted", true) { msg_id: Uuid },
+        Banned = ("banned", true) { user_id: Uuid },
+        /// The booth after a change (texts, featured products, status).
+        Booth = ("booth", true) { booth: &'a Booth },
+        Presence = ("presence", false) { seller_online: bool },
     }
 }
 

@@ -267,6 +267,13 @@ impl Hub {
         }
     }
 
+    /// How many of this node's subscribers of `channel` are signed in as `user` (a booth's
+    /// seller, for their presence).
+    pub fn user_count(&self, channel: &str, user: Uuid) -> usize {
+        let shard = self.shard(channel).lock().unwrap();
+        shard.get(channel).map_or(0, |subs| subs.subs.values().filter(|s| s.user == Some(user)).count())
+    }
+
     /// Every channel with local subscribers and their number.
     pub fn channel_counts(&self) -> Vec<(Arc<str>, usize)> {
         let mut out = Vec::new();

@@ -61,16 +61,49 @@ commands! {
     },
     /// Stop receiving a channel's events.
     Unsubscribe = "unsubscribe" { ch: String },
-    /// Post a chat message in a show (any signed-in user, guests included).
-    ChatSend = "chat.send" { show: Uuid, text: String },
-    /// Remove a chat message (moderators).
-    ChatDelete = "chat.delete" { show: Uuid, msg_id: Uuid },
-    /// Silence a user in a show for some minutes (moderators).
-    ChatMute = "chat.mute" { show: Uuid, user_id: Uuid, minutes: u32 },
-    /// Slow mode: seconds each viewer waits between messages, 0 to turn off (moderators).
-    ChatSlow = "chat.slow" { show: Uuid, seconds: u32 },
-    /// Remove a user from a show for good (moderators).
-    ChatBan = "chat.ban" { show: Uuid, user_id: Uuid },
+    /// Post a chat message in a show, or in a booth's Q&A with `booth` instead of `show` (any
+    /// signed-in user, guests included).
+    ChatSend = "chat.send" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        show: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booth: Option<Uuid>,
+        text: String,
+    },
+    /// Remove a chat message (moderators); `show` or `booth`.
+    ChatDelete = "chat.delete" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        show: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booth: Option<Uuid>,
+        msg_id: Uuid,
+    },
+    /// Silence a user in a show or a booth for some minutes (moderators).
+    ChatMute = "chat.mute" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        show: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booth: Option<Uuid>,
+        user_id: Uuid,
+        minutes: u32,
+    },
+    /// Slow mode: seconds each viewer waits between messages, 0 to turn off (moderators); `show`
+    /// or `booth`.
+    ChatSlow = "chat.slow" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        show: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booth: Option<Uuid>,
+        seconds: u32,
+    },
+    /// Remove a user from a show or a booth for good (moderators).
+    ChatBan = "chat.ban" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        show: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booth: Option<Uuid>,
+        user_id: Uuid,
+    },
     /// Send a reaction (any signed-in user).
     React = "react" { show: Uuid, kind: ReactionKind },
     /// Put a lineup product on screen, or none (the show's seller).

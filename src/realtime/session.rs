@@ -48,6 +48,20 @@ pub struct Session {
     refused_in_row: u32,
 }
 
+/// Where a chat command goes: a show's chat or a booth's Q&A.
+enum ChatIn {
+    Show(Uuid),
+    Booth(Uuid),
+}
+
+fn room_of(show: Option<Uuid>, booth: Option<Uuid>) -> Result<ChatIn, ReplyError> {
+    match (show, booth) {
+        (Some(show), None) => Ok(ChatIn::Show(show)),
+        (None, Some(booth)) => Ok(ChatIn::Booth(booth)),
+        _ => Err(ReplyError::bad_request("give exactly one of show and booth")),
+    }
+}
+
 /// Event frames (from the hub or the engine's history) as a reply carries them.
 fn frames<F: Into<bytes::Bytes>>(events: Vec<F>) -> Vec<Box<RawValue>> {
     events
@@ -169,18 +183,34 @@ impl Session {
         let done = |()| Some(json!({}));
         let shows = self.state.shows.clone();
         let sales = self.state.sales.clone();
+        let fairs = self.state.fairs.clone();
         Ok(match command {
             Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await.map(|()| None)?,
             Command::Unsubscribe { ch } => self.unsubscribe(&ch).await.map(done)?,
-            Command::ChatSend { show, text } => Some(self.chat_send(show, text).await?),
-            Command::ChatDelete { show, msg_id } => {
-                shows.chat_delete(&self.signed_in()?, show, msg_id).await.map(done)?
-            }
-            Command::ChatMute { show, user_id, minutes } => {
-                shows.mute(&self.signed_in()?, show, user_id, minutes).await.map(done)?
-            }
-            Command::ChatSlow { show, seconds } => shows.slow(&self.signed_in()?, show, seconds).await.map(done)?,
-            Command::ChatBan { show, user_id } => shows.ban(&self.signed_in()?, show, user_id).await.map(done)?,
+            Command::ChatSend { show, booth, text } => match room_of(show, booth)? {
+                ChatIn::Show(show) => Some(self.chat_send(show, text).await?),
+                ChatIn::Booth(booth) => {
+                    let user = self.signed_in()?;
+                    let msg_id = timed(&self.state.metrics, "chat.send", fairs.chat_send(&user, booth, &text)).await?;
+                    Some(json!({ "msg_id": msg_id }))
+                }
+            },
+            Command::ChatDelete { show, booth, msg_id } => match room_of(show, booth)? {
+                ChatIn::Show(show) => shows.chat_delete(&self.signed_in()?, show, msg_id).await.map(done)?,
+                ChatIn::Booth(booth) => fairs.chat_delete(&self.signed_in()?, booth, msg_id).await.map(done)?,
+            },
+            Command::ChatMute { show, booth, user_id, minutes } => match room_of(show, booth)? {
+                ChatIn::Show(show) => shows.mute(&self.signed_in()?, show, user_id, minutes).await.map(done)?,
+                ChatIn::Booth(booth) => fairs.mute(&self.signed_in()?, booth, user_id, minutes).await.map(done)?,
+            },
+            Command::ChatSlow { show, booth, seconds } => match room_of(show, booth)? {
+                ChatIn::Show(show) => shows.slow(&self.signed_in()?, show, seconds).await.map(done)?,
+                ChatIn::Booth(booth) => fairs.slow(&self.signed_in()?, booth, seconds).await.map(done)?,
+            },
+            Command::ChatBan { show, booth, user_id } => match room_of(show, booth)? {
+                ChatIn::Show(show) => shows.ban(&self.signed_in()?, show, user_id).await.map(done)?,
+                ChatIn::Booth(booth) => fairs.ban(&self.signed_in()?, booth, user_id).await.map(done)?,
+            },
             Command::React { show, kind: _ } => shows.react(&self.signed_in()?, show).await.map(done)?,
             Command::ShowPin { show, product_id } => shows.pin(&self.signed_in()?, show, product_id).await.map(done)?,
             Command::ShowAnnounce { show, text } => shows.announce(&self.signed_in()?, show, &text).await.map(done)?,

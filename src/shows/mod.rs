@@ -219,7 +219,9 @@ impl Shows {
         self.publish(show.id, ShowEvent::Show { show }).await
     }
 
-    pub async fn create(&self, seller_id: Uuid, input: &ShowInput) -> Result<Show, ShowError> {
+    /// Creates a scheduled show; `organiser` is its fair's (the caller checked the agenda's
+    /// rules).
+    pub async fn create(&self, seller_id: Uuid, input: &ShowInput, organiser: Option<Uuid>) -> Result<Show, ShowError> {
         let mut owned = HashSet::new();
         for pid in input.products.iter().flatten() {
             if let Ok(r) = self.catalog.record(*pid).await
@@ -232,6 +234,7 @@ impl Shows {
         let show = input
             .validate(id, seller_id, &self.clock.rfc3339(), &|p| owned.contains(&p))
             .map_err(ShowError::Invalid)?;
+        let show = Show { organiser_id: organiser, ..show };
         self.engine.state.set(&owner_key(id), seller_id.to_string().as_bytes(), None).await?;
         self.engine.state.set(&show_key(seller_id, id), &encode(&show)?, None).await?;
         self.engine.state.index_add(&status_index(ShowStatus::Scheduled), &id.to_string()).await?;
@@ -279,18 +282,40 @@ impl Shows {
         Ok((shows, if full { last } else { None }))
     }
 
-    /// Starts or ends a show; only its seller may.
-    pub async fn transition(&self, caller: &User, id: Uuid, to: ShowStatus) -> Result<Show, ShowError> {
+    /// Starts or ends a show: its seller, or the organiser of its fair; an admin may end any
+    /// show (the kill switch, with `reason`, which its viewers are told with who ended it).
+    pub async fn transition(
+        &self,
+        caller: &User,
+        id: Uuid,
+        to: ShowStatus,
+        reason: Option<&str>,
+    ) -> Result<Show, ShowError> {
         let show = self.get(id).await?;
-        if caller.seller_id != Some(show.seller_id) {
-            return Err(ShowError::Forbidden("only the show's seller may start or end it"));
+        let seller = caller.seller_id == Some(show.seller_id);
+        let organiser = caller.role == Role::Organiser && show.organiser_id == Some(caller.id);
+        let admin = caller.role == Role::Admin && to == ShowStatus::Ended;
+        if !(seller || organiser || admin) {
+            return Err(ShowError::Forbidden(
+                "only the show's seller or its fair's organiser may start or end it (and an admin end it)",
+            ));
         }
+        let reason = match reason.map(crate::vn::clean_text) {
+            Some(r) if r.chars().count() > 300 => {
+                return Err(ShowError::Invalid(FieldErrors::single("reason", "must be at most 300 characters")));
+            }
+            Some(r) if !r.is_empty() => Some(r),
+            _ => None,
+        };
         let now = self.clock.rfc3339();
         let show = self.update(id, |s| s.transition(to, &now).map_err(ShowError::InvalidState)).await?;
         let from = if to == ShowStatus::Live { ShowStatus::Scheduled } else { ShowStatus::Live };
         self.engine.state.index_remove(&status_index(from), &id.to_string()).await?;
         self.engine.state.index_add(&status_index(to), &id.to_string()).await?;
-        self.publish(id, ShowEvent::Status { status: to }).await?;
+        let by =
+            (!seller || reason.is_some()).then(|| json!({"id": caller.id, "name": caller.name, "role": caller.role}));
+        let event = ShowEvent::Status { status: to, reason: reason.as_deref(), by: by.as_ref() };
+        self.publish(id, event).await?;
         if to == ShowStatus::Ended {
             self.publish(id, ShowEvent::Pinned { product: &Value::Null }).await?;
             self.flush(id, show.seller_id).await?;

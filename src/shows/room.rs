@@ -5,18 +5,15 @@
 //! exactly: everything up to the offset is in the snapshot, everything after arrives live. The
 //! snapshot is encoded once per change and shared by every viewer who joins before the next one.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::chat::ChatTail;
 use crate::engine::StreamPosition;
 use crate::realtime::room::Room;
-
-/// Chat messages a late joiner receives in the snapshot.
-pub const CHAT_IN_SNAPSHOT: usize = 50;
 
 #[derive(Debug)]
 pub struct ShowRoom {
@@ -26,8 +23,7 @@ pub struct ShowRoom {
     viewers: u64,
     hearts: u64,
     announcement: Option<String>,
-    /// The last chat events, whole frames, oldest first; deleted ones removed.
-    chat: VecDeque<(String, Box<RawValue>)>,
+    chat: ChatTail,
     position: StreamPosition,
     snapshot: Option<Arc<RawValue>>,
 }
@@ -61,7 +57,7 @@ impl ShowRoom {
             viewers,
             hearts,
             announcement,
-            chat: VecDeque::new(),
+            chat: ChatTail::default(),
             position: StreamPosition { offset: 0, epoch: position.epoch.clone() },
             snapshot: None,
         };
@@ -75,25 +71,9 @@ impl ShowRoom {
     fn apply_chat_only(&mut self, frame: &[u8]) {
         let Ok(f) = serde_json::from_slice::<Frame<'_>>(frame) else { return };
         match f.ev {
-            "chat" => self.push_chat(&f.data, frame),
-            "chat.deleted" => self.delete_chat(&f.data),
+            "chat" => self.chat.push(&f.data, frame),
+            "chat.deleted" => self.chat.delete(&f.data),
             _ => {}
-        }
-    }
-
-    fn push_chat(&mut self, data: &Value, frame: &[u8]) {
-        let Some(id) = data.get("msg_id").and_then(Value::as_str) else { return };
-        let Ok(text) = std::str::from_utf8(frame) else { return };
-        let Ok(raw) = RawValue::from_string(text.to_owned()) else { return };
-        self.chat.push_back((id.to_owned(), raw));
-        while self.chat.len() > CHAT_IN_SNAPSHOT {
-            self.chat.pop_front();
-        }
-    }
-
-    fn delete_chat(&mut self, data: &Value) {
-        if let Some(id) = data.get("msg_id").and_then(Value::as_str) {
-            self.chat.retain(|(m, _)| m != id);
         }
     }
 }
@@ -113,8 +93,8 @@ impl Room for ShowRoom {
         let _ = f.off;
         let data = f.data;
         match f.ev {
-            "chat" => self.push_chat(&data, frame),
-            "chat.deleted" => self.delete_chat(&data),
+            "chat" => self.chat.push(&data, frame),
+            "chat.deleted" => self.chat.delete(&data),
             "pinned" => {
                 self.pinned = data.get("product").cloned().unwrap_or(Value::Null);
                 let id = self.pinned.get("id").cloned().unwrap_or(Value::Null);
@@ -171,7 +151,7 @@ impl Room for ShowRoom {
         if let Some(s) = &self.snapshot {
             return s.clone();
         }
-        let chat: Vec<&RawValue> = self.chat.iter().map(|(_, f)| f.as_ref()).collect();
+        let chat = self.chat.frames();
         let value = serde_json::json!({
             "show": self.show,
             "pinned": self.pinned,

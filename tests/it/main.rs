@@ -8,6 +8,7 @@ mod catalog;
 mod channels;
 mod edge;
 mod engine;
+mod fairs;
 mod helpers;
 mod multinode;
 mod order_trust;

@@ -11,7 +11,9 @@ use crate::accounts::AccountError;
 use crate::accounts::throttle::ThrottleError;
 use crate::catalog::CatalogError;
 use crate::domain::FieldErrors;
+use crate::domain::fair::AgendaRule;
 use crate::engine::EngineError;
+use crate::fairs::FairError;
 use crate::sales::SalesError;
 use crate::shows::ShowError;
 
@@ -191,6 +193,32 @@ impl From<SalesError> for ApiError {
             SalesError::Show(e) => e.into(),
             SalesError::Engine(e) => e.into(),
             other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// A fairs refusal: the agenda's rules say which rule was broken (400 for the time, 409 for the
+/// state of the booth, the fair or the seller's other shows).
+impl From<FairError> for ApiError {
+    fn from(e: FairError) -> Self {
+        let message = e.to_string();
+        match e {
+            FairError::NotFound(m) => ApiError::NotFound(m),
+            FairError::Forbidden(m) => ApiError::Forbidden(m),
+            FairError::InvalidState(m) | FairError::Conflict(m) => ApiError::ConflictMessage(m),
+            FairError::Invalid(f) => ApiError::Validation(f),
+            FairError::BadRequest(m) => ApiError::BadRequest(m),
+            FairError::Agenda(rule) => match rule {
+                AgendaRule::NeedsTime | AgendaRule::OutsideHours { .. } => {
+                    ApiError::Validation(crate::domain::FieldErrors::single("scheduled_at", message))
+                }
+                AgendaRule::NoApprovedBooth | AgendaRule::FairNotOpenForShows(_) | AgendaRule::Overlaps { .. } => {
+                    ApiError::ConflictMessage(message)
+                }
+            },
+            FairError::Muted { .. } | FairError::RateLimited { .. } => ApiError::BadRequest("slow down".into()),
+            FairError::Show(e) => e.into(),
+            FairError::Engine(e) => e.into(),
         }
     }
 }

@@ -63,6 +63,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// An optional JSON body: none when the request has an empty body, otherwise as [`ApiJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = req.headers();
+        let empty = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == "0")
+            && !headers.contains_key(header::TRANSFER_ENCODING);
+        if empty {
+            return Ok(OptionalJson(None));
+        }
+        ApiJson::<T>::from_request(req, state).await.map(|ApiJson(v)| OptionalJson(Some(v)))
+    }
+}
+
 /// A body of the wrong shape: 400 naming the field.
 fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
@@ -158,6 +176,21 @@ impl FromRequestParts<AppState> for Auth {
             Err(TokenError::Expired) => Err(ApiError::Unauthorized("token expired; sign in again")),
             Err(TokenError::Invalid) => Err(ApiError::Unauthorized("token invalid")),
         }
+    }
+}
+
+/// The caller when a token is sent (a bad or expired one is still a 401), or nobody.
+#[derive(Debug, Clone)]
+pub struct MaybeAuth(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(MaybeAuth(None));
+        }
+        Ok(MaybeAuth(Some(Auth::from_request_parts(parts, state).await?.user())))
     }
 }
 

@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub mod accounts;
 pub mod error;
 pub mod extract;
+pub mod fairs;
 pub mod orders;
 pub mod products;
 pub mod responses;
@@ -37,7 +38,8 @@ const MAX_BODY: usize = 64 * 1024;
         (name = "accounts", description = "Registration, sign-in, profiles"),
         (name = "catalog", description = "OCOP products, combos, sellers, QR traceability"),
         (name = "orders", description = "Orders: the buyer's, the seller's (with CSV), and their status changes"),
-        (name = "shows", description = "Live selling shows: schedule, start, end, figures, moderation log"),
+        (name = "shows", description = "Live selling shows: schedule, start, end, follow, figures, moderation log"),
+        (name = "fairs", description = "Virtual fairs: schedule, booths, agenda, announcements"),
     )
 )]
 struct ApiDoc;
@@ -61,6 +63,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(products::router())
         .merge(shows::router())
         .merge(orders::router())
+        .merge(fairs::router())
         .split_for_parts();
     // After the merge: the shared answers depend on each operation's parameters and security.
     responses::SharedResponses.modify(&mut api);

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::auth::Role;
 use crate::chat::ModerationEntry;
 use crate::domain::show::{Show, ShowInput, ShowStatus, ShowSummary};
@@ -35,6 +35,16 @@ pub struct ShowResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShowList {
     pub items: Vec<Show>,
+}
+
+/// `POST /api/shows/{id}/end`'s optional body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndInput {
+    /// Shown to the viewers (at most 300 characters).
+    #[serde(default)]
+    #[schema(max_length = 300)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,11 +85,14 @@ pub struct MyShowsParams {
     pub limit: Option<usize>,
 }
 
-/// Announces a show of the caller's products.
+/// Announces a show of the caller's products. With `fair_id` and `scheduled_at` it joins the
+/// fair's agenda: only with an approved booth in the fair (409), within its opening hours (400 on
+/// `scheduled_at`), never overlapping another of the seller's shows (409 naming it).
 #[utoipa::path(post, path = "/api/shows", tag = "shows", security(("bearer" = [])), request_body = ShowInput,
     responses(
         (status = 201, description = "Created, scheduled", body = ShowResponse),
         (status = 403, description = "Not a seller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No approved booth in the fair, the fair takes no shows, or the slot overlaps another show", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_show(
     State(state): State<AppState>,
@@ -88,7 +101,7 @@ async fn create_show(
 ) -> Result<impl IntoResponse, ApiError> {
     auth.require(&[Role::Seller])?;
     let seller = auth.0.seller_id.ok_or(ApiError::Forbidden("this account has no seller profile"))?;
-    let show = state.shows.create(seller, &input).await?;
+    let show = state.fairs.create_show(seller, &input).await?;
     Ok((StatusCode::CREATED, axum::Json(ShowResponse { show })))
 }
 
@@ -139,15 +152,19 @@ async fn start_show(
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<axum::Json<ShowResponse>, ApiError> {
-    let show = state.shows.transition(&auth.user(), id, ShowStatus::Live).await?;
+    let show = state.shows.transition(&auth.user(), id, ShowStatus::Live, None).await?;
+    state.fairs.show_changed(&show).await?;
     Ok(axum::Json(ShowResponse { show }))
 }
 
-/// Ends the show: `live → ended`; the summary is computed and the replay link kept.
+/// Ends the show: `live → ended`; the summary is computed and the replay link kept. Its seller,
+/// the organiser of its fair, or an admin (the kill switch: with `reason`, the show ends at once,
+/// its live offers end, and its viewers get `status {status: "ended", reason, by}`).
 #[utoipa::path(post, path = "/api/shows/{id}/end", tag = "shows", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body(content = Option<EndInput>, description = "Optional: why the show is stopped"),
     responses(
         (status = 200, description = "Ended", body = ShowResponse),
-        (status = 403, description = "Not the show's seller", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the show's seller, its fair's organiser or an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such show", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not live", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -155,12 +172,15 @@ async fn end_show(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
+    OptionalJson(body): OptionalJson<EndInput>,
 ) -> Result<axum::Json<ShowResponse>, ApiError> {
-    let show = state.shows.transition(&auth.user(), id, ShowStatus::Ended).await?;
+    let reason = body.as_ref().and_then(|b| b.reason.as_deref());
+    let show = state.shows.transition(&auth.user(), id, ShowStatus::Ended, reason).await?;
     // Offers end with their show; what they did not sell goes back to stock.
     state.sales.close_show_offers(show.seller_id, show.id).await?;
     // With the offers closed, the summary is final.
     let show = state.shows.refresh_summary(id).await?;
+    state.fairs.show_changed(&show).await?;
     Ok(axum::Json(ShowResponse { show }))
 }
 

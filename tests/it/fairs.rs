@@ -1,0 +1,266 @@
+//! Virtual fairs (PROTOCOL.md §3): a whole small fair on each engine and on two nodes, the
+//! agenda's rules, booths' Q&A, and who may do what.
+
+use ocop_live::auth::{Role, User};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+fn at(offset_s: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_s);
+    ocop_live::clock::format_rfc3339(t)
+}
+
+fn staff(role: Role, name: &str) -> User {
+    User { id: Uuid::now_v7(), name: name.into(), role, email: None, phone: None, seller_id: None }
+}
+
+/// Reads events until one named `ev` arrives on `ch`, returning it (others are skipped).
+async fn next_on(c: &mut Client, ch: &str, ev: &str) -> Value {
+    loop {
+        let f = c.recv().await;
+        if f["ch"] == ch && f["ev"] == ev {
+            return f;
+        }
+    }
+}
+
+/// A seller's token, user and one product id.
+async fn seller(api: &Api, product: &str) -> (String, Value, String) {
+    let (token, user) = api.register("seller").await;
+    let p = api.create_product(&token, Api::product_body(product)).await;
+    (token, user, p["id"].as_str().unwrap().to_owned())
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// A fair from creation to its report: `a` serves the organiser and the sellers, `b` the
+/// visitors (the same node, or another on the same Redis).
+async fn a_whole_fair(a: &TestApp, b: &TestApp) {
+    let (api, api_b) = (a.api(), b.api());
+    let organiser = staff(Role::Organiser, "Sở Công Thương Tuyên Quang");
+    let org = a.token(&organiser);
+
+    // A draft, seen by its organiser only.
+    let fair = api
+        .post(
+            "/api/fairs",
+            Some(&org),
+            json!({"name": "Hội chợ OCOP trực tuyến Tuyên Quang", "description": "Một tuần, trăm gian hàng",
+                   "province": "Tuyên Quang", "opens_at": at(2), "closes_at": at(3 * 3600)}),
+        )
+        .await
+        .ok(201)["fair"]
+        .clone();
+    assert_eq!(fair["status"], "draft");
+    let fair_id = id(&fair);
+    api_b.get(&format!("/api/fairs/{fair_id}"), None).await.problem(404);
+    assert_eq!(api.get(&format!("/api/fairs/{fair_id}"), Some(&org)).await.ok(200)["fair"]["status"], "draft");
+
+    // Two booths: one applied for and approved, one added by the organiser.
+    let (s1, s1_user, honey) = seller(&api, "Mật ong bạc hà").await;
+    let (s2, s2_user, _tea) = seller(&api, "Trà Shan tuyết").await;
+    let mut s1_ws = Client::connect(a, Some(&s1)).await;
+    s1_ws.subscribe(&format!("user:{}", id(&s1_user))).await;
+    let published = api.post(&format!("/api/fairs/{fair_id}/publish"), Some(&org), json!({})).await;
+    assert_eq!(published.ok(200)["fair"]["status"], "published");
+    let booth1 = api
+        .post(
+            &format!("/api/fairs/{fair_id}/booths"),
+            Some(&s1),
+            json!({"title": "Gian mật ong Mèo Vạc", "featured_products": [honey]}),
+        )
+        .await
+        .ok(201)["booth"]
+        .clone();
+    assert_eq!(booth1["status"], "pending");
+    api.post(&format!("/api/fairs/{fair_id}/booths"), Some(&s1), json!({})).await.problem(409);
+    let approved = api.post(&format!("/api/booths/{}/approve", id(&booth1)), Some(&org), json!({})).await;
+    assert_eq!(approved.ok(200)["booth"]["status"], "approved");
+    let notice = next_on(&mut s1_ws, &format!("user:{}", id(&s1_user)), "notify").await;
+    assert_eq!(notice["data"]["kind"], "booth.approved");
+    assert_eq!(notice["data"]["booth"]["id"], booth1["id"]);
+    let s2_seller = s2_user["seller_id"].clone();
+    let booth2 = api
+        .post(&format!("/api/fairs/{fair_id}/booths"), Some(&org), json!({"seller_id": s2_seller}))
+        .await
+        .ok(201)["booth"]
+        .clone();
+    assert_eq!(booth2["status"], "approved");
+
+    // A visitor in the lobby on the other node sees the fair open by its schedule.
+    let (buyer, buyer_user) = api_b.register("buyer").await;
+    let mut visitor = Client::connect(b, Some(&buyer)).await;
+    let lobby = format!("fair:{fair_id}");
+    let snap = visitor.subscribe(&lobby).await;
+    assert_eq!(snap["snapshot"]["booths"].as_array().unwrap().len(), 2, "{snap}");
+    let opened = if snap["snapshot"]["fair"]["status"] == "open" {
+        snap["snapshot"]["fair"].clone()
+    } else {
+        next_on(&mut visitor, &lobby, "fair").await["data"]["fair"].clone()
+    };
+    assert_eq!(opened["status"], "open");
+
+    // The agenda: a show in the fair's hours, refused when it overlaps or lies outside.
+    let starts = at(3600);
+    let show = api
+        .post(
+            "/api/shows",
+            Some(&s1),
+            json!({"title": "Mật ong mùa hoa", "scheduled_at": starts, "fair_id": fair_id, "products": [honey]}),
+        )
+        .await
+        .ok(201)["show"]
+        .clone();
+    let show_id = id(&show);
+    assert_eq!(show["fair_id"], fair_id);
+    let agenda = next_on(&mut visitor, &lobby, "agenda").await;
+    assert_eq!(agenda["data"]["show"]["id"], show["id"]);
+    let overlap = api
+        .post(
+            "/api/shows",
+            Some(&s1),
+            json!({"title": "Trùng giờ", "scheduled_at": at(3600 + 1800), "fair_id": fair_id}),
+        )
+        .await;
+    overlap.problem(409);
+    assert!(overlap.body["detail"].as_str().unwrap().contains(&show_id), "{:?}", overlap.body);
+    let outside = api
+        .post("/api/shows", Some(&s1), json!({"title": "Quá giờ", "scheduled_at": at(4 * 3600), "fair_id": fair_id}))
+        .await;
+    assert!(outside.problem(400)["scheduled_at"].as_str().unwrap().contains("opening hours"), "{:?}", outside.body);
+    let (s3, _, _) = seller(&api, "Cam sành").await;
+    let no_booth = api
+        .post("/api/shows", Some(&s3), json!({"title": "Không gian hàng", "scheduled_at": starts, "fair_id": fair_id}))
+        .await;
+    no_booth.problem(409);
+    assert!(no_booth.body["detail"].as_str().unwrap().contains("approved booth"), "{:?}", no_booth.body);
+    let view = api_b.get(&format!("/api/fairs/{fair_id}"), None).await;
+    assert_eq!(view.ok(200)["agenda"][0]["id"], show["id"]);
+    assert_eq!(view.ok(200)["booths"].as_array().unwrap().len(), 2);
+
+    // The buyer follows the show and is told once when it goes live; the lobby too.
+    let me = format!("user:{}", id(&buyer_user));
+    visitor.subscribe(&me).await;
+    let followed = api_b.post(&format!("/api/shows/{show_id}/follow"), Some(&buyer), json!({})).await;
+    assert_eq!(followed.ok(200)["following"], true);
+    assert_eq!(api_b.get("/api/me/follows", Some(&buyer)).await.ok(200)["items"][0]["id"], show["id"]);
+    api.post(&format!("/api/shows/{show_id}/start"), Some(&s1), json!({})).await.ok(200);
+    let live = next_on(&mut visitor, &lobby, "show.live").await;
+    assert_eq!(live["data"]["show"]["status"], "live");
+    let notice = next_on(&mut visitor, &me, "notify").await;
+    assert_eq!(
+        (notice["data"]["kind"].clone(), notice["data"]["show"]["id"].clone()),
+        (json!("show.live"), show["id"].clone())
+    );
+
+    // Booth Q&A: the buyer asks, the seller is there and answers.
+    let booth_ch = format!("booth:{}", id(&booth1));
+    let booth_snap = visitor.subscribe(&booth_ch).await;
+    assert_eq!(booth_snap["snapshot"]["booth"]["title"], "Gian mật ong Mèo Vạc");
+    let (asked, before) = visitor
+        .call_collect("chat.send", json!({"booth": id(&booth1), "text": "Mật có giao ra Hà Nội không ạ?"}))
+        .await;
+    assert_eq!(asked["ok"], true, "{asked}");
+    // The event may come before the reply (one node) or after it (through Redis).
+    let question = match before.into_iter().find(|f| f["ch"] == booth_ch && f["ev"] == "chat") {
+        Some(f) => f,
+        None => next_on(&mut visitor, &booth_ch, "chat").await,
+    };
+    assert_eq!(question["data"]["text"], "Mật có giao ra Hà Nội không ạ?");
+    s1_ws.subscribe(&booth_ch).await;
+    let presence = next_on(&mut visitor, &booth_ch, "presence").await;
+    assert_eq!(presence["data"]["seller_online"], true);
+    let answer = s1_ws.call("chat.send", json!({"booth": id(&booth1), "text": "Dạ có, 2 ngày ạ"})).await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let reply = next_on(&mut visitor, &booth_ch, "chat").await;
+    assert_eq!(reply["data"]["user"]["id"], s1_user["id"]);
+
+    // The organiser's announcement reaches the lobby.
+    api.post(&format!("/api/fairs/{fair_id}/announcements"), Some(&org), json!({"text": "Giảm 20% tối nay!"}))
+        .await
+        .ok(201);
+    let ann = next_on(&mut visitor, &lobby, "announcement").await;
+    assert_eq!(ann["data"]["text"], "Giảm 20% tối nay!");
+
+    // The kill switch: the organiser stops the show, its viewers are told why and by whom.
+    let mut viewer = Client::connect(b, None).await;
+    let show_ch = format!("show:{show_id}");
+    viewer.subscribe(&show_ch).await;
+    let ended = api
+        .post(&format!("/api/shows/{show_id}/end"), Some(&org), json!({"reason": "Vi phạm quy định quảng cáo"}))
+        .await;
+    assert_eq!(ended.ok(200)["show"]["status"], "ended");
+    let status = next_on(&mut viewer, &show_ch, "status").await;
+    assert_eq!(status["data"]["status"], "ended");
+    assert_eq!(status["data"]["reason"], "Vi phạm quy định quảng cáo");
+    assert_eq!(status["data"]["by"]["role"], "organiser");
+    let gone = next_on(&mut visitor, &lobby, "show.ended").await;
+    assert_eq!(gone["data"]["show_id"], show["id"]);
+
+    // The organiser closes the fair early; the lobby is told, and nothing more joins it.
+    let closed = api.post(&format!("/api/fairs/{fair_id}/close"), Some(&org), json!({})).await;
+    assert_eq!(closed.ok(200)["fair"]["status"], "closed");
+    let ev = next_on(&mut visitor, &lobby, "fair").await;
+    assert_eq!(ev["data"]["fair"]["status"], "closed");
+    api.post(&format!("/api/fairs/{fair_id}/booths"), Some(&s3), json!({})).await.problem(409);
+    let late = visitor.call("chat.send", json!({"booth": id(&booth1), "text": "Còn bán không?"})).await;
+    assert_error(&late, "invalid_state");
+
+    // The follower was told once, whatever the number of nodes.
+    let history = b.state.engine.broker.history(&me, None).await.unwrap();
+    let _ = s2;
+    assert!(history.position.offset >= 1);
+    let all = b.state.engine.broker.recent(&me, 100).await.unwrap();
+    let live_notices = all
+        .events
+        .iter()
+        .filter_map(|f| serde_json::from_slice::<Value>(f).ok())
+        .filter(|f| f["ev"] == "notify" && f["data"]["kind"] == "show.live")
+        .count();
+    assert_eq!(live_notices, 1);
+}
+
+#[tokio::test]
+async fn a_whole_fair_on_memory() {
+    let app = spawn_app().await;
+    a_whole_fair(&app, &app).await;
+}
+
+#[tokio::test]
+async fn a_whole_fair_on_redis() {
+    let redis = RedisServer::start().await;
+    let app = spawn_with(redis_config(&redis)).await;
+    a_whole_fair(&app, &app).await;
+}
+
+#[tokio::test]
+async fn a_whole_fair_on_two_nodes() {
+    let redis = RedisServer::start().await;
+    let a = spawn_with(redis_config(&redis)).await;
+    let b = spawn_with(redis_config(&redis)).await;
+    a_whole_fair(&a, &b).await;
+}
+
+#[tokio::test]
+async fn unknown_fairs_and_booths_and_drafts_are_not_found_on_the_wire() {
+    let app = spawn_app().await;
+    let org = app.token(&staff(Role::Organiser, "BTC"));
+    let fair = app
+        .api()
+        .post("/api/fairs", Some(&org), json!({"name": "Nháp", "opens_at": at(3600), "closes_at": at(7200)}))
+        .await
+        .ok(201)["fair"]
+        .clone();
+    let mut c = Client::connect(&app, None).await;
+    for ch in [format!("fair:{}", Uuid::now_v7()), format!("booth:{}", Uuid::now_v7()), format!("fair:{}", id(&fair))] {
+        let r = c.call("subscribe", json!({"ch": ch})).await;
+        assert_error(&r, "not_found");
+    }
+    let mut o = Client::connect(&app, Some(&org)).await;
+    let own = o.subscribe(&format!("fair:{}", id(&fair))).await;
+    assert_eq!(own["snapshot"]["fair"]["status"], "draft");
+}
