@@ -197,6 +197,12 @@ impl App {
             clock,
             FairsConfig { reminder_lead: Duration::from_secs(config.reminder_lead_s), node_id: node_id.clone() },
         ));
+        if let Some(seeded) = &demo_seller {
+            let fair = crate::demo::open_fair(&fairs, seeded, clock.now())
+                .await
+                .map_err(|e| StartError::Setup(format!("demo fair: {e:?}")))?;
+            tracing::info!(fair = %fair, "demo fair open at /fairs/{fair}");
+        }
         let others = others.unwrap_or_else(|| Arc::new(FairRooms(fairs.clone())));
         if let Some(seeded) = &demo_seller {
             let show = crate::demo::go_live(&shows, seeded)

@@ -77,6 +77,9 @@ pub struct Seeded {
     pub seller_id: uuid::Uuid,
     /// The seller's products in the order of `demo.json`, singles first.
     pub products: Vec<uuid::Uuid>,
+    /// The demo organiser, and every seller with their first product.
+    pub organiser: crate::auth::User,
+    pub sellers: Vec<(uuid::Uuid, uuid::Uuid)>,
 }
 
 /// Seeds the demo data unless it was seeded before. Returns the first seller when it seeded now.
@@ -91,7 +94,8 @@ pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<O
             .map_err(|e| invalid(&l.email, e))
     };
     accounts.create(login(&data.admin, Role::Admin)?, None, now).await?;
-    accounts.create(login(&data.organiser, Role::Organiser)?, None, now).await?;
+    let organiser = accounts.create(login(&data.organiser, Role::Organiser)?, None, now).await?.user();
+    let mut sellers = Vec::new();
     for buyer in &data.buyers {
         let account = accounts.create(login(&buyer.login, Role::Buyer)?, None, now).await?;
         let contact = DeliveryContact::parse(&buyer.delivery).map_err(|e| invalid(&buyer.login.email, e))?;
@@ -124,15 +128,24 @@ pub async fn seed(accounts: &Accounts, now: &str, today: time::Date) -> Result<O
                 other => DemoError::Account(other.into()),
             })?;
             ids.insert(product.code.clone(), created.id);
+            if !sellers.iter().any(|(s, _)| *s == seller_id) {
+                sellers.push((seller_id, created.id));
+            }
             if first.is_none() {
                 lineup.push(created.id);
             }
         }
         if first.is_none() {
-            first = Some(Seeded { seller: account.user(), seller_id, products: std::mem::take(&mut lineup) });
+            first = Some(Seeded {
+                seller: account.user(),
+                seller_id,
+                products: std::mem::take(&mut lineup),
+                organiser: organiser.clone(),
+                sellers: Vec::new(),
+            });
         }
     }
-    Ok(first)
+    Ok(first.map(|f| Seeded { sellers, ..f }))
 }
 
 /// Puts the first demo seller on air: a live show of their products with the first one pinned,
@@ -164,4 +177,46 @@ fn strip_code(value: &serde_json::Value) -> serde_json::Value {
         map.remove("components");
     }
     v
+}
+
+/// Opens the demo fair: a week from now, every demo seller with an approved booth featuring
+/// their first product, and a show of the second seller on its agenda in two hours.
+pub async fn open_fair(
+    fairs: &crate::fairs::Fairs,
+    seeded: &Seeded,
+    now: time::OffsetDateTime,
+) -> Result<uuid::Uuid, crate::fairs::FairError> {
+    use crate::clock::format_rfc3339;
+    use crate::domain::fair::{BoothInput, FairInput};
+    let input = FairInput {
+        name: "Chợ OCOP online — Hội chợ mùa đông 2026".into(),
+        description: Some(
+            "Gian hàng của các chủ thể OCOP, phiên live mỗi tối và kết nối cung cầu với bên mua sỉ.".into(),
+        ),
+        province: None,
+        theme: Some("Đặc sản vùng cao".into()),
+        banner_url: None,
+        opens_at: format_rfc3339(now - time::Duration::minutes(1)),
+        closes_at: format_rfc3339(now + time::Duration::days(7)),
+    };
+    let fair = fairs.create(&seeded.organiser, &input).await?;
+    fairs.publish(&seeded.organiser, fair.id).await?;
+    for (seller, product) in &seeded.sellers {
+        let booth =
+            BoothInput { seller_id: Some(*seller), featured_products: Some(vec![*product]), ..Default::default() };
+        fairs.apply(&seeded.organiser, fair.id, &booth).await?;
+    }
+    if let Some((seller, product)) = seeded.sellers.get(1) {
+        let show = crate::domain::show::ShowInput {
+            title: "Phiên live giới thiệu đặc sản — tối nay".into(),
+            description: Some("Giới thiệu sản phẩm và giải đáp câu hỏi của người mua.".into()),
+            scheduled_at: Some(format_rfc3339(now + time::Duration::hours(2))),
+            stream: None,
+            products: Some(vec![*product]),
+            fair_id: Some(fair.id),
+            duration_min: None,
+        };
+        fairs.create_show(*seller, &show).await?;
+    }
+    Ok(fair.id)
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 pub mod account;
 pub mod fair;
+pub mod inquiry;
 pub mod openapi;
 pub mod product;
 pub mod seller;

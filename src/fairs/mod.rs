@@ -11,8 +11,10 @@
 //! marked `{u:<user>}:notified:<kind>:<show>`. The schedule is `fairs:schedule`
 //! ([`scheduler`]).
 
+pub mod inquiries;
 pub mod room;
 pub mod scheduler;
+pub mod stats;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -183,7 +185,16 @@ struct Ticks {
     booth_sellers: HashMap<Uuid, (Uuid, Uuid)>,
     online_sent: HashMap<Uuid, bool>,
     online_unsent: HashSet<Uuid>,
+    /// Visitors who joined a lobby or a booth since the last tick (for the unique counts).
+    visits: HashMap<Channel, HashSet<String>>,
+    /// Connection-seconds spent in each booth since the last flush.
+    booth_seconds: HashMap<Uuid, i64>,
+    /// Ticks since the seconds were last stored.
+    since_flush: u32,
 }
+
+/// Ticks between two stores of the seconds spent in booths.
+const SECONDS_FLUSH_EVERY: u32 = 15;
 
 pub struct Fairs {
     engine: Engine,
@@ -999,6 +1010,24 @@ impl Fairs {
             if let Err(e) = self.tick_fair(fair, local, now).await {
                 tracing::debug!(fair = %fair, error = %e, "fair tick failed");
             }
+        }
+        let booth_counts: Vec<(Uuid, u64)> = counts
+            .iter()
+            .filter_map(|(c, n)| {
+                Channel::parse(c).ok().filter(|c| c.kind == ChannelKind::Booth).map(|c| (c.id, *n as u64))
+            })
+            .collect();
+        let flush_seconds = {
+            let mut t = self.ticks.lock().unwrap();
+            t.since_flush += 1;
+            let due = t.since_flush >= SECONDS_FLUSH_EVERY;
+            if due {
+                t.since_flush = 0;
+            }
+            due
+        };
+        if let Err(e) = self.flush_visits(&booth_counts, flush_seconds).await {
+            tracing::debug!(error = %e, "storing fair visits failed");
         }
         let mut sellers: HashMap<Uuid, u64> = HashMap::new();
         for booth in booths {

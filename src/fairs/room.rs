@@ -300,6 +300,12 @@ impl Rooms for FairRooms {
             _ => NoFairs.load(channel).await,
         }
     }
+
+    fn joined(&self, channel: &Channel, viewer: String) {
+        if self.keeps_room(channel) {
+            self.0.visited(channel, viewer);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ const LEASE: &str = "fairs:scheduler";
 pub const LEASE_TTL: Duration = Duration::from_secs(3);
 /// How often the holder looks at the schedule: things happen within this of their time.
 pub const TICK: Duration = Duration::from_millis(250);
+/// How often the holder samples every open fair's figures for the control room's charts.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 /// Entries one look carries out at most (the rest wait for the next look).
 const BATCH: usize = 100;
 
@@ -139,6 +141,7 @@ impl Scheduler {
         let renew = self.lease.renew_every();
         let mut held = false;
         let mut renewed = tokio::time::Instant::now() - renew;
+        let mut sampled = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -154,6 +157,12 @@ impl Scheduler {
             }
             if held && let Err(e) = self.run_due().await {
                 tracing::warn!(error = %e, "fair scheduler could not read the schedule");
+            }
+            if held && sampled.elapsed() >= SAMPLE_EVERY {
+                sampled = tokio::time::Instant::now();
+                if let Err(e) = self.fairs.sample().await {
+                    tracing::warn!(error = %e, "fair figures could not be sampled");
+                }
             }
         }
         if held {

@@ -179,6 +179,51 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
     let reply = next_on(&mut visitor, &booth_ch, "chat").await;
     assert_eq!(reply["data"]["user"]["id"], s1_user["id"]);
 
+    // Wholesale: the buyer asks the booth for a quote, the seller quotes, the buyer accepts;
+    // each side is told once.
+    let s1_me = format!("user:{}", id(&s1_user));
+    let inquiry = api_b
+        .post(
+            &format!("/api/booths/{}/inquiries", id(&booth1)),
+            Some(&buyer),
+            json!({"product_id": honey, "quantity": 200, "unit": "thùng", "target_price": 300000,
+                   "message": "=HYPERLINK(\"x\") Cần mật cho chuỗi cửa hàng"}),
+        )
+        .await
+        .ok(201)["inquiry"]
+        .clone();
+    assert_eq!(inquiry["status"], "open");
+    let asked = next_on(&mut s1_ws, &s1_me, "notify").await;
+    assert_eq!(
+        (asked["data"]["kind"].clone(), asked["data"]["inquiry"]["id"].clone()),
+        (json!("inquiry"), inquiry["id"].clone())
+    );
+    let quoted = api
+        .post(
+            &format!("/api/inquiries/{}/quote", id(&inquiry)),
+            Some(&s1),
+            json!({"price": 320000, "quantity": 200, "valid_until": at(7 * 24 * 3600), "message": "Giao trong 5 ngày"}),
+        )
+        .await;
+    assert_eq!(quoted.ok(200)["inquiry"]["status"], "quoted");
+    let told = next_on(&mut visitor, &me, "notify").await;
+    assert_eq!(told["data"]["kind"], "quote");
+    assert_eq!(told["data"]["inquiry"]["quote"]["price"], 320000);
+    api.post(&format!("/api/inquiries/{}/accept", id(&inquiry)), Some(&s1), json!({})).await.problem(403);
+    let accepted = api_b.post(&format!("/api/inquiries/{}/accept", id(&inquiry)), Some(&buyer), json!({})).await;
+    assert_eq!(accepted.ok(200)["inquiry"]["status"], "accepted");
+    let done = next_on(&mut s1_ws, &s1_me, "notify").await;
+    assert_eq!(done["data"]["kind"], "inquiry.accepted");
+    api_b.post(&format!("/api/inquiries/{}/decline", id(&inquiry)), Some(&buyer), json!({})).await.problem(409);
+    assert_eq!(api.get("/api/me/inquiries", Some(&s1)).await.ok(200)["items"][0]["id"], inquiry["id"]);
+    assert_eq!(api_b.get("/api/me/inquiries", Some(&buyer)).await.ok(200)["items"][0]["status"], "accepted");
+
+    // A buyer orders in the live show: the fair's figures count it.
+    let placed = visitor
+        .call("order.place", json!({"show": show_id, "product_id": honey, "qty": 2, "key": "fair-order-0001"}))
+        .await;
+    assert_eq!(placed["ok"], true, "{placed}");
+
     // The organiser's announcement reaches the lobby.
     api.post(&format!("/api/fairs/{fair_id}/announcements"), Some(&org), json!({"text": "Giảm 20% tối nay!"}))
         .await
@@ -200,6 +245,31 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
     assert_eq!(status["data"]["by"]["role"], "organiser");
     let gone = next_on(&mut visitor, &lobby, "show.ended").await;
     assert_eq!(gone["data"]["show_id"], show["id"]);
+
+    // The control room and the report: by booth, province, group and stars; CSV opens as text.
+    let stats = api.get(&format!("/api/fairs/{fair_id}/stats"), Some(&org)).await;
+    let stats = stats.ok(200);
+    assert_eq!((stats["orders"].clone(), stats["revenue"].clone()), (json!(1), json!(780000)), "{stats}");
+    assert_eq!(stats["inquiries"], 1);
+    assert!(stats["unique_visitors"].as_u64().unwrap() >= 1, "{stats}");
+    let mine = stats["by_booth"].as_array().unwrap().iter().find(|b| b["booth_id"] == booth1["id"]).unwrap().clone();
+    assert_eq!(
+        (mine["shows"].clone(), mine["revenue"].clone(), mine["inquiries"].clone()),
+        (json!(1), json!(780000), json!(1))
+    );
+    assert_eq!(stats["by_group"][0]["key"], "food");
+    assert_eq!(stats["by_stars"][0]["key"], "4");
+    assert_eq!(stats["by_province"][0]["revenue"], 780000);
+    api.get(&format!("/api/fairs/{fair_id}/stats"), Some(&s1)).await.problem(403);
+    let csv = api.raw(reqwest::Method::GET, &format!("/api/fairs/{fair_id}/report?format=csv")).await;
+    let csv = csv.bearer_auth(&org).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("\u{feff}booth_id,booth,seller,province,shows,orders,units,revenue"), "{text}");
+    assert!(text.contains(&format!("{},Gian mật ong Mèo Vạc", id(&booth1))), "{text}");
+    let csv = api.raw(reqwest::Method::GET, &format!("/api/fairs/{fair_id}/inquiries?format=csv")).await;
+    let text = csv.bearer_auth(&org).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("'=HYPERLINK"), "a formula typed by a buyer opens as text: {text}");
 
     // The organiser closes the fair early; the lobby is told, and nothing more joins it.
     let closed = api.post(&format!("/api/fairs/{fair_id}/close"), Some(&org), json!({})).await;

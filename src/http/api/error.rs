@@ -216,7 +216,11 @@ impl From<FairError> for ApiError {
                     ApiError::ConflictMessage(message)
                 }
             },
-            FairError::Muted { .. } | FairError::RateLimited { .. } => ApiError::BadRequest("slow down".into()),
+            FairError::RateLimited { retry_after_ms } => ApiError::TooManyRequests {
+                retry_after_s: retry_after_ms.div_ceil(1000).max(1),
+                detail: "too many requests; try again later",
+            },
+            FairError::Muted { .. } => ApiError::BadRequest("slow down".into()),
             FairError::Show(e) => e.into(),
             FairError::Engine(e) => e.into(),
         }

@@ -9,13 +9,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::csv_out;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
 use crate::auth::Role;
 use crate::domain::fair::{Booth, BoothInput, BoothPatch, BoothStatus, Fair, FairInput, FairPatch, FairStatus};
+use crate::domain::inquiry::{Inquiry, InquiryInput, QuoteInput};
 use crate::domain::show::Show;
 use crate::fairs::FairView;
+use crate::fairs::stats::FairStats;
 use crate::state::AppState;
+use axum::response::Response;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,6 +35,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(announce))
         .routes(routes!(follow, unfollow))
         .routes(routes!(my_follows))
+        .routes(routes!(inquire))
+        .routes(routes!(quote))
+        .routes(routes!(accept))
+        .routes(routes!(decline))
+        .routes(routes!(my_inquiries))
+        .routes(routes!(fair_inquiries))
+        .routes(routes!(stats))
+        .routes(routes!(report))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InquiryResponse {
+    pub inquiry: Inquiry,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InquiryList {
+    pub items: Vec<Inquiry>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatParams {
+    /// `csv` for a spreadsheet; `json` (the default) otherwise.
+    #[param(schema_with = csv_or_json)]
+    pub format: Option<String>,
+}
+
+fn csv_or_json() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["json", "csv"]))
+        .build()
+}
+
+/// Whether `format` asks for CSV (`json` or nothing: no; anything else: a 400).
+fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(crate::domain::FieldErrors::single("format", "must be json or csv").into()),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -356,4 +402,219 @@ async fn unfollow(
     responses((status = 200, description = "Followed shows", body = FollowedShows)))]
 async fn my_follows(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<FollowedShows>, ApiError> {
     Ok(axum::Json(FollowedShows { items: state.fairs.followed(&auth.user()).await? }))
+}
+
+/// A buyer asks a booth for a quote ("kết nối cung cầu"); the seller gets `notify {kind: "inquiry"}`.
+#[utoipa::path(post, path = "/api/booths/{id}/inquiries", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body = InquiryInput,
+    responses(
+        (status = 201, description = "Sent", body = InquiryResponse),
+        (status = 403, description = "Not a buyer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booth", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The fair takes no inquiries (a draft, or closed)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many inquiries in the last hour", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn inquire(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<InquiryInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let inquiry = state.fairs.inquire(&auth.user(), id, &input).await?;
+    Ok((StatusCode::CREATED, axum::Json(InquiryResponse { inquiry })))
+}
+
+/// The booth's seller quotes (once); the buyer gets `notify {kind: "quote"}`.
+#[utoipa::path(post, path = "/api/inquiries/{id}/quote", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body = QuoteInput,
+    responses(
+        (status = 200, description = "Quoted", body = InquiryResponse),
+        (status = 403, description = "Not the booth's seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Quoted already, or closed", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn quote(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<QuoteInput>,
+) -> Result<axum::Json<InquiryResponse>, ApiError> {
+    Ok(axum::Json(InquiryResponse { inquiry: state.fairs.quote(&auth.user(), id, &input).await? }))
+}
+
+/// The buyer accepts the quote while it is valid; the seller gets `notify {kind: "inquiry.accepted"}`.
+#[utoipa::path(post, path = "/api/inquiries/{id}/accept", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Accepted", body = InquiryResponse),
+        (status = 403, description = "Not the buyer who asked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No quote yet, the quote expired, or closed", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn accept(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<InquiryResponse>, ApiError> {
+    Ok(axum::Json(InquiryResponse { inquiry: state.fairs.accept(&auth.user(), id).await? }))
+}
+
+/// The buyer or the seller declines; the other side gets `notify {kind: "inquiry.declined"}`.
+#[utoipa::path(post, path = "/api/inquiries/{id}/decline", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Declined", body = InquiryResponse),
+        (status = 403, description = "Neither the buyer nor the booth's seller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Closed already", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn decline(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<InquiryResponse>, ApiError> {
+    Ok(axum::Json(InquiryResponse { inquiry: state.fairs.decline(&auth.user(), id).await? }))
+}
+
+/// The caller's inquiries, newest first: a buyer's sent, a seller's received.
+#[utoipa::path(get, path = "/api/me/inquiries", tag = "fairs", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Inquiries", body = InquiryList),
+        (status = 403, description = "Neither a buyer nor a seller", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn my_inquiries(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<InquiryList>, ApiError> {
+    Ok(axum::Json(InquiryList { items: state.fairs.my_inquiries(&auth.user()).await? }))
+}
+
+/// Every inquiry of the fair, newest first; `?format=csv` for a spreadsheet. Its organiser.
+#[utoipa::path(get, path = "/api/fairs/{id}/inquiries", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path), FormatParams),
+    responses(
+        (status = 200, description = "Inquiries: JSON, or CSV with `format=csv`", content(
+            (InquiryList = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 403, description = "Not its organiser", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such fair", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn fair_inquiries(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<FormatParams>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(params.format.as_deref())?;
+    let items = state.fairs.fair_inquiries(&auth.user(), id).await?;
+    if !csv {
+        return Ok(axum::Json(InquiryList { items }).into_response());
+    }
+    let header = [
+        "inquiry_id",
+        "created_at",
+        "status",
+        "booth_id",
+        "seller",
+        "buyer",
+        "product_id",
+        "quantity",
+        "unit",
+        "target_price",
+        "deliver_by",
+        "message",
+        "quote_price",
+        "quote_quantity",
+        "quote_valid_until",
+    ];
+    let rows = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.to_string(),
+                i.created_at.clone(),
+                i.status.as_str().to_owned(),
+                i.booth_id.to_string(),
+                csv_out::text(&i.seller_name),
+                csv_out::text(&i.buyer_name),
+                i.product_id.map(|p| p.to_string()).unwrap_or_default(),
+                i.quantity.to_string(),
+                csv_out::text(&i.unit),
+                i.target_price.map(|p| p.to_string()).unwrap_or_default(),
+                i.deliver_by.map(|d| d.to_string()).unwrap_or_default(),
+                csv_out::text(&i.message),
+                i.quote.as_ref().map(|q| q.price.to_string()).unwrap_or_default(),
+                i.quote.as_ref().map(|q| q.quantity.to_string()).unwrap_or_default(),
+                i.quote.as_ref().map(|q| q.valid_until.clone()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    csv_out::attachment("inquiries.csv", &header, rows)
+}
+
+/// The control room's live figures: visitors, shows live and their viewers, orders and revenue
+/// by booth, province, OCOP group and stars, inquiries, and the series sampled once a minute.
+#[utoipa::path(get, path = "/api/fairs/{id}/stats", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The figures now", body = FairStats),
+        (status = 403, description = "Not its organiser", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such fair", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn stats(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<FairStats>, ApiError> {
+    Ok(axum::Json(state.fairs.stats(&auth.user(), id).await?))
+}
+
+/// The same figures for the whole fair; `?format=csv` gives one row per booth.
+#[utoipa::path(get, path = "/api/fairs/{id}/report", tag = "fairs", security(("bearer" = [])), params(("id" = Uuid, Path), FormatParams),
+    responses(
+        (status = 200, description = "The report: JSON, or CSV (one row per booth) with `format=csv`", content(
+            (FairStats = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 403, description = "Not its organiser", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such fair", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn report(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<FormatParams>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(params.format.as_deref())?;
+    let report = state.fairs.stats(&auth.user(), id).await?;
+    if !csv {
+        return Ok(axum::Json(report).into_response());
+    }
+    let header = [
+        "booth_id",
+        "booth",
+        "seller",
+        "province",
+        "shows",
+        "orders",
+        "units",
+        "revenue",
+        "unique_visitors",
+        "time_spent_s",
+        "inquiries",
+    ];
+    let rows = report
+        .by_booth
+        .iter()
+        .map(|b| {
+            vec![
+                b.booth_id.to_string(),
+                csv_out::text(&b.title),
+                csv_out::text(&b.seller_name),
+                csv_out::text(&b.province),
+                b.shows.to_string(),
+                b.orders.to_string(),
+                b.units.to_string(),
+                b.revenue.to_string(),
+                b.unique_visitors.to_string(),
+                b.time_spent_s.to_string(),
+                b.inquiries.to_string(),
+            ]
+        })
+        .collect();
+    csv_out::attachment("report.csv", &header, rows)
 }

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub mod accounts;
+pub mod csv_out;
 pub mod error;
 pub mod extract;
 pub mod fairs;

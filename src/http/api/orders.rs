@@ -158,7 +158,8 @@ async fn seller_orders(
     }
 }
 
-/// One row per order item; a spreadsheet opens it as UTF-8 thanks to the byte-order mark.
+/// One row per order item; a spreadsheet opens it as UTF-8 thanks to the byte-order mark, and
+/// typed text never as a formula (`csv_out::text`).
 fn to_csv(orders: &[Order]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -189,14 +190,14 @@ fn to_csv(orders: &[Order]) -> Result<String, csv::Error> {
                 o.show_id.to_string(),
                 o.offer_id.map(|id| id.to_string()).unwrap_or_default(),
                 item.product_id.to_string(),
-                item.name.clone(),
+                super::csv_out::text(&item.name),
                 item.qty.to_string(),
                 item.unit_price.to_string(),
                 o.total.to_string(),
                 o.buyer_id.to_string(),
-                o.delivery.name.clone(),
+                super::csv_out::text(&o.delivery.name),
                 o.delivery.phone.clone().unwrap_or_default(),
-                o.delivery.address.clone().unwrap_or_default(),
+                super::csv_out::text(o.delivery.address.as_deref().unwrap_or_default()),
                 o.needs_address.to_string(),
             ])?;
         }
