@@ -91,11 +91,11 @@ impl Scheduler {
         let entries = self.state.index_range(SCHEDULE, None, BATCH).await?;
         let mut done = 0;
         for entry in entries {
-            if entry.as_str() > now.as_str() {
+            let mut parts = entry.splitn(3, '|');
+            let (at, action, id) = (parts.next(), parts.next().and_then(Action::parse), parts.next());
+            if at.is_some_and(|at| at > now.as_str()) {
                 break;
             }
-            let mut parts = entry.splitn(3, '|');
-            let (_, action, id) = (parts.next(), parts.next().and_then(Action::parse), parts.next());
             let id = id.and_then(|i| Uuid::parse_str(i).ok());
             let result = match (action, id) {
                 (Some(action), Some(id)) => self.act(action, id).await,
@@ -165,8 +165,160 @@ impl Scheduler {
                 }
             }
         }
-        if held {
-            let _ = self.lease.release().await;
-        }
+        // Only the holder's release lets go of anything.
+        let _ = self.lease.release().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::auth::{Role, User};
+    use crate::catalog::Catalog;
+    use crate::chat::{Chat, ChatConfig};
+    use crate::domain::fair::{BoothInput, FairInput, FairStatus};
+    use crate::domain::seller::{SellerKind, SellerProfile};
+    use crate::domain::show::ShowInput;
+    use crate::engine::memory::MemoryEngine;
+    use crate::engine::{Broker, Engine, EngineConfig, EngineKind, EventSink};
+    use crate::fairs::{Fairs, FairsConfig};
+    use crate::metrics::Metrics;
+    use crate::realtime::hub::Hub;
+    use crate::shows::{Shows, ShowsConfig};
+
+    fn person(role: Role) -> User {
+        User { id: Uuid::now_v7(), name: format!("{role:?}"), role, email: None, phone: None, seller_id: None }
+    }
+
+    /// The fairs service on the memory engine, reading `clock`.
+    fn services(clock: Clock) -> (Arc<Fairs>, Engine) {
+        let hub = Arc::new(Hub::new(Arc::new(Metrics::new())));
+        let sink: Arc<dyn EventSink> = hub.clone();
+        let config =
+            EngineConfig { history_size: 100, history_ttl: Duration::from_secs(3600), key_prefix: String::new() };
+        let memory = Arc::new(MemoryEngine::new(config, sink));
+        let engine = Engine {
+            kind: EngineKind::Memory,
+            broker: memory.clone(),
+            presence: memory.clone(),
+            state: memory.clone(),
+            sales: memory,
+        };
+        let catalog = Catalog::new(engine.state.clone());
+        let chat = Arc::new(Chat::new(
+            engine.state.clone(),
+            clock,
+            ChatConfig { rate: 1, burst: 5, banned_words: Vec::new() },
+        ));
+        let node: Arc<str> = "node-a".into();
+        let shows = Arc::new(Shows::new(
+            engine.clone(),
+            catalog.clone(),
+            hub.clone(),
+            node.clone(),
+            clock,
+            chat.clone(),
+            ShowsConfig { public_url: "http://127.0.0.1".into() },
+        ));
+        let config = FairsConfig { reminder_lead: Duration::from_secs(600), node_id: node };
+        (Arc::new(Fairs::new(engine.clone(), catalog, shows, hub, chat, clock, config)), engine)
+    }
+
+    async fn events(broker: &dyn Broker, channel: &str) -> Vec<serde_json::Value> {
+        let recent = broker.recent(channel, 100).await.unwrap();
+        recent.events.iter().map(|f| serde_json::from_slice(f).unwrap()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fairs_open_and_close_and_followers_are_reminded_on_time_and_once() {
+        let clock = Clock::following_tokio(datetime!(2026-12-01 12:00 UTC));
+        let (fairs, engine) = services(clock);
+        let scheduler = Scheduler::new(fairs.clone(), engine.state.clone(), clock, "node-a");
+        let organiser = person(Role::Organiser);
+        let input = FairInput {
+            name: "Chợ OCOP mùa đông".into(),
+            opens_at: "2026-12-01T12:10:00Z".into(),
+            closes_at: "2026-12-01T14:00:00Z".into(),
+            ..Default::default()
+        };
+        let fair = fairs.create(&organiser, &input).await.unwrap();
+        fairs.publish(&organiser, fair.id).await.unwrap();
+
+        // A booth and a show on the agenda at 12:40, followed by a buyer.
+        let seller = SellerProfile {
+            id: Uuid::now_v7(),
+            account_id: Uuid::now_v7(),
+            display_name: "HTX Mèo Vạc".into(),
+            kind: SellerKind::Cooperative,
+            province: "Tuyên Quang".into(),
+            commune: "Mèo Vạc".into(),
+            intro: "Mật ong bạc hà".into(),
+            phone: None,
+        };
+        fairs.catalog.put_seller(&seller).await.unwrap();
+        let booth = BoothInput { seller_id: Some(seller.id), ..Default::default() };
+        fairs.apply(&organiser, fair.id, &booth).await.unwrap();
+        let show = ShowInput {
+            title: "Mật ong mùa hoa".into(),
+            scheduled_at: Some("2026-12-01T12:40:00Z".into()),
+            fair_id: Some(fair.id),
+            ..Default::default()
+        };
+        let show = fairs.create_show(seller.id, &show).await.unwrap();
+        let buyer = person(Role::Buyer);
+        fairs.follow(&buyer, show.id, true).await.unwrap();
+        let inbox = format!("user:{}", buyer.id);
+        let reminders = |events: &[serde_json::Value]| {
+            events.iter().filter(|e| e["ev"] == "notify" && e["data"]["kind"] == "show.soon").count()
+        };
+
+        assert_eq!(scheduler.run_due().await.unwrap(), 0, "nothing is due at 12:00");
+        tokio::time::advance(Duration::from_secs(9 * 60 + 59)).await;
+        scheduler.run_due().await.unwrap();
+        assert_eq!(fairs.get(fair.id).await.unwrap().status, FairStatus::Published, "not a second early");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(scheduler.run_due().await.unwrap(), 1);
+        let opened = fairs.get(fair.id).await.unwrap();
+        assert_eq!((opened.status, opened.opened_at.as_deref()), (FairStatus::Open, Some("2026-12-01T12:10:00.000Z")));
+        assert_eq!(scheduler.run_due().await.unwrap(), 0, "done once");
+
+        // The reminder goes ten minutes before, once.
+        tokio::time::advance(Duration::from_secs(19 * 60)).await;
+        scheduler.run_due().await.unwrap();
+        assert_eq!(reminders(&events(engine.broker.as_ref(), &inbox).await), 0, "12:29: not yet");
+        tokio::time::advance(Duration::from_secs(60)).await;
+        scheduler.run_due().await.unwrap();
+        assert_eq!(reminders(&events(engine.broker.as_ref(), &inbox).await), 1, "12:30");
+        // Another node that finds the same entry again (it took over mid-way) sends nothing more.
+        add(engine.state.as_ref(), "2026-12-01T12:30:00.000Z", Action::Soon, show.id).await.unwrap();
+        assert_eq!(scheduler.run_due().await.unwrap(), 1);
+        assert_eq!(reminders(&events(engine.broker.as_ref(), &inbox).await), 1, "once");
+
+        // It closes at 14:00 by itself, and the lobby was told each change once.
+        tokio::time::advance(Duration::from_secs(90 * 60)).await;
+        scheduler.run_due().await.unwrap();
+        assert_eq!(fairs.get(fair.id).await.unwrap().status, FairStatus::Closed);
+        let lobby = events(engine.broker.as_ref(), &format!("fair:{}", fair.id)).await;
+        let statuses: Vec<&str> =
+            lobby.iter().filter(|e| e["ev"] == "fair").filter_map(|e| e["data"]["fair"]["status"].as_str()).collect();
+        assert_eq!(statuses, vec!["published", "open", "closed"]);
+    }
+
+    #[tokio::test]
+    async fn one_node_holds_the_lease_and_another_takes_it_when_it_lets_go() {
+        let (fairs, engine) = services(Clock::system());
+        let a = Scheduler::new(fairs.clone(), engine.state.clone(), Clock::system(), "node-a");
+        let b = Scheduler::new(fairs, engine.state.clone(), Clock::system(), "node-b");
+        assert!(a.hold().await);
+        assert!(!b.hold().await, "one holder");
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(a.run(stop.clone()));
+        stop.cancel();
+        running.await.unwrap();
+        assert!(b.hold().await, "a node that stops lets go, and another takes over at once");
     }
 }

@@ -8,6 +8,7 @@ mod catalog;
 mod channels;
 mod edge;
 mod engine;
+mod fair_permissions;
 mod fairs;
 mod helpers;
 mod multinode;
