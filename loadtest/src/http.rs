@@ -1,5 +1,5 @@
 //! The REST calls the scenarios need for their set-up and checks: sign-in,
-//! guests, buyer registration, products, shows, and the seller's orders.
+//! guests, buyer registration, products, shows, fairs, and the seller's orders.
 
 use std::time::Duration;
 
@@ -186,5 +186,15 @@ impl Api {
             }
         }
         bail!("seller orders: more than 10,000 pages")
+    }
+
+    /// `GET path` (with a token when given): the JSON answer.
+    pub async fn get_json(&self, what: &str, path: &str, token: Option<&str>) -> anyhow::Result<Value> {
+        self.send(what, self.get(path, token)).await
+    }
+
+    /// `POST path` with `body` (with a token when given): the JSON answer.
+    pub async fn post_json(&self, what: &str, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
+        self.send(what, self.post(path, token, body)).await
     }
 }

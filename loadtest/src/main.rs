@@ -41,6 +41,10 @@ enum Command {
     /// All viewers drop and reconnect with jittered backoff while events are
     /// published; check that each recovers every missed event.
     ReconnectStorm(scenario::reconnect_storm::ReconnectStormArgs),
+    /// A fair's lobby: N visitors join `fair:<id>` (spread over the nodes) while booth chats
+    /// and stage shows run; measure the join rate and how long every node takes to show the
+    /// right visitor count, after the joins and after half of them leave.
+    Fair(scenario::fair::FairArgs),
     /// One process of a multi-process `idle` run (started by `idle --processes K`): opens its
     /// share of the connections, reports on stdout, and closes them when told on stdin.
     #[command(hide = true)]
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             Command::Idle(args) => scenario::idle::run(args).await,
             Command::IdleWorker(args) => scenario::idle::worker(args).await,
             Command::Fanout(args) => scenario::fanout::run(args).await,
+            Command::Fair(args) => scenario::fair::run(args).await,
             Command::FlashSale(args) => scenario::flash_sale::run(args).await,
             Command::JoinStorm(args) => scenario::join_storm::run(args).await,
             Command::ReconnectStorm(args) => scenario::reconnect_storm::run(args).await,

@@ -416,7 +416,7 @@ async fn measure(args: &FanoutArgs, sut: &ServerUnderTest) -> anyhow::Result<Fan
     });
     let publisher = publisher::publish(
         publisher_target,
-        show_id.clone(),
+        format!("show:{show_id}"),
         args.rate,
         Some(Duration::from_secs(args.duration_secs)),
         tag.clone(),

@@ -213,7 +213,7 @@ async fn measure(args: &JoinStormArgs, sut: &ServerUnderTest) -> anyhow::Result<
     let (pub_stop_tx, pub_stop_rx) = watch::channel(false);
     let publisher = tokio::spawn(publisher::publish(
         sut.target().with_token(Some(&publisher_account.token)),
-        setup.show_id.clone(),
+        setup.channel.clone(),
         args.rate,
         None,
         tag.clone(),

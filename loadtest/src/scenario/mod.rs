@@ -1,5 +1,6 @@
 //! Scenarios and the options and set-up steps they share.
 
+pub mod fair;
 pub mod fanout;
 pub mod flash_sale;
 pub mod idle;
@@ -37,6 +38,8 @@ pub const SPARE_FDS: u64 = 64;
 
 /// The demo seller whose account the scenarios use to run a show (seeded by `--demo`).
 pub const DEMO_SELLER: &str = "htx.caonguyenda@demo.ocop.vn";
+/// The demo organiser, who runs the demo fair (seeded by `--demo`).
+pub const DEMO_ORGANISER: &str = "btc@demo.ocop.vn";
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "ocop-demo-2026";
 

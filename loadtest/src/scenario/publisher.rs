@@ -98,13 +98,13 @@ pub struct LiteError<'a> {
     pub code: Option<Cow<'a, str>>,
 }
 
-/// Publishes chat to `show` at `rate` messages a second until `duration` has passed (when
+/// Publishes chat to `room` (`show:<id>`, or `booth:<id>` for a booth's Q&A) at `rate` messages a second until `duration` has passed (when
 /// given) or `stop` turns true; then waits up to 5 s for the outstanding replies.
 /// `target` must carry a token (a guest token is enough).
 #[allow(clippy::too_many_arguments, reason = "plain task plumbing")]
 pub async fn publish(
     target: Target,
-    show: String,
+    room: String,
     rate: f64,
     duration: Option<Duration>,
     tag: Arc<str>,
@@ -113,6 +113,8 @@ pub async fn publish(
     step_timeout: Duration,
 ) -> anyhow::Result<PublisherReport> {
     anyhow::ensure!(rate > 0.0 && rate.is_finite(), "the chat rate must be positive");
+    let (kind, id) = room.split_once(':').context("the room is show:<id> or booth:<id>")?;
+    let (kind, id) = (kind.to_owned(), id.to_owned());
     let transport = target.transport;
     let client = Client::connect(&target, None, step_timeout).await.context("publisher cannot connect")?;
     let (sink, mut stream) = client.into_stream().split();
@@ -177,7 +179,7 @@ pub async fn publish(
         max_lag = max_lag.max(due.elapsed());
         seq += 1;
         let text = chat_text(started_unix + offset.as_micros() as u64, seq, &tag);
-        let frame = json!({ "id": seq, "op": "chat.send", "show": show, "text": text }).to_string();
+        let frame = json!({ "id": seq, "op": "chat.send", kind.as_str(): id, "text": text }).to_string();
         sent_at.lock().expect("publisher lock").insert(seq, Instant::now());
         if let Err(e) = sink.lock().await.send(Message::text(transport.wrap(frame))).await {
             send_error = Some(e.to_string());
