@@ -64,7 +64,7 @@ pub struct Inquiry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_price: Option<i64>,
     /// The date (in Vietnam) the goods are wanted by.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::product::iso_date::optional")]
     #[schema(value_type = Option<String>, format = Date, example = "2027-01-15")]
     pub deliver_by: Option<Date>,
     pub message: String,
@@ -89,8 +89,8 @@ pub struct InquiryInput {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub target_price: Option<i64>,
-    /// A date, today or later.
-    #[serde(default)]
+    /// A date (`YYYY-MM-DD`), today or later in Vietnam.
+    #[serde(default, with = "super::product::iso_date::optional")]
     #[schema(value_type = Option<String>, format = Date, example = "2027-01-15")]
     pub deliver_by: Option<Date>,
     #[schema(schema_with = super::openapi::text::<2000>)]

@@ -491,6 +491,28 @@ pub mod iso_date {
         let text = String::deserialize(d)?;
         Date::parse(&text, FORMAT).map_err(|_| serde::de::Error::custom("expected a date as YYYY-MM-DD"))
     }
+
+    /// The same for an optional date (absent or null: none).
+    pub mod optional {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::Date;
+
+        pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match date {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => Date::parse(&text, super::FORMAT)
+                    .map(Some)
+                    .map_err(|_| serde::de::Error::custom("expected a date as YYYY-MM-DD")),
+                None => Ok(None),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -124,11 +124,30 @@ pub struct Show {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
+    /// Who stopped the show and why, when its fair's organiser or an admin did (the kill switch),
+    /// or its seller gave a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
     /// The stream link kept to watch again, once ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<ShowSummary>,
+}
+
+/// Who ended a show and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Stopped {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub by: StoppedBy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoppedBy {
+    pub id: Uuid,
+    pub name: String,
+    pub role: crate::auth::Role,
 }
 
 /// `POST /api/shows`.
@@ -228,6 +247,7 @@ impl ShowInput {
             started_at: None,
             ended_at: None,
             replay_url: None,
+            stopped: None,
             summary: None,
         })
     }

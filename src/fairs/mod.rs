@@ -598,6 +598,9 @@ impl Fairs {
                 return Ok(next);
             }
             if self.engine.state.compare_and_set(&booth_key(booth.fair_id, id), Some(&bytes), &encode(&next)?).await? {
+                // Events carry the seller's presence as it is, not as stored.
+                let mut next = next;
+                next.seller_online = self.engine.presence.count(&seller_presence(id)).await? > 0;
                 let broker = self.engine.broker.as_ref();
                 events::publish(broker, id, &BoothEvent::Booth { booth: &next }).await?;
                 if next.status == BoothStatus::Approved || booth.status == BoothStatus::Approved {

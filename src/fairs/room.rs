@@ -241,7 +241,12 @@ fn reply(e: FairError, kind: ChannelKind) -> ReplyError {
 #[async_trait]
 impl Rooms for FairRooms {
     async fn admit(&self, channel: &Channel, user: Option<&User>) -> Result<(), ReplyError> {
+        // A room this node keeps already says the channel exists: a published lobby, an approved
+        // booth, joined without a storage read (but for a signed-in visitor's ban).
+        let status = self.0.hub.room_status(&channel.to_string());
         match channel.kind {
+            ChannelKind::Fair if status.as_deref().is_some_and(|s| s != "draft") => Ok(()),
+            ChannelKind::Booth if user.is_none() && status.as_deref() == Some("approved") => Ok(()),
             ChannelKind::Fair => {
                 self.0.get_visible(channel.id, user).await.map_err(|e| reply(e, channel.kind))?;
                 Ok(())

@@ -25,7 +25,7 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::chat::{Chat, ChatError, ModerationEntry, Room};
 use crate::clock::Clock;
 use crate::domain::FieldErrors;
-use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary};
+use crate::domain::show::{SalesLine, Show, ShowInput, ShowStatus, ShowSummary, Stopped, StoppedBy};
 use crate::engine::lease::once_per;
 use crate::engine::{Engine, EngineError};
 use crate::realtime::channel::Channel;
@@ -308,12 +308,21 @@ impl Shows {
             _ => None,
         };
         let now = self.clock.rfc3339();
-        let show = self.update(id, |s| s.transition(to, &now).map_err(ShowError::InvalidState)).await?;
+        let stopped = (to == ShowStatus::Ended && (!seller || reason.is_some())).then(|| Stopped {
+            reason: reason.clone(),
+            by: StoppedBy { id: caller.id, name: caller.name.clone(), role: caller.role },
+        });
+        let show = self
+            .update(id, |s| {
+                s.transition(to, &now).map_err(ShowError::InvalidState)?;
+                s.stopped.clone_from(&stopped);
+                Ok(())
+            })
+            .await?;
         let from = if to == ShowStatus::Live { ShowStatus::Scheduled } else { ShowStatus::Live };
         self.engine.state.index_remove(&status_index(from), &id.to_string()).await?;
         self.engine.state.index_add(&status_index(to), &id.to_string()).await?;
-        let by =
-            (!seller || reason.is_some()).then(|| json!({"id": caller.id, "name": caller.name, "role": caller.role}));
+        let by = stopped.as_ref().and_then(|s| serde_json::to_value(&s.by).ok());
         let event = ShowEvent::Status { status: to, reason: reason.as_deref(), by: by.as_ref() };
         self.publish(id, event).await?;
         if to == ShowStatus::Ended {

@@ -186,13 +186,13 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
         .post(
             &format!("/api/booths/{}/inquiries", id(&booth1)),
             Some(&buyer),
-            json!({"product_id": honey, "quantity": 200, "unit": "thùng", "target_price": 300000,
+            json!({"product_id": honey, "quantity": 200, "unit": "thùng", "target_price": 300000, "deliver_by": "2027-01-15",
                    "message": "=HYPERLINK(\"x\") Cần mật cho chuỗi cửa hàng"}),
         )
         .await
         .ok(201)["inquiry"]
         .clone();
-    assert_eq!(inquiry["status"], "open");
+    assert_eq!((inquiry["status"].clone(), inquiry["deliver_by"].clone()), (json!("open"), json!("2027-01-15")));
     let asked = next_on(&mut s1_ws, &s1_me, "notify").await;
     assert_eq!(
         (asked["data"]["kind"].clone(), asked["data"]["inquiry"]["id"].clone()),
@@ -243,6 +243,9 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
     assert_eq!(status["data"]["status"], "ended");
     assert_eq!(status["data"]["reason"], "Vi phạm quy định quảng cáo");
     assert_eq!(status["data"]["by"]["role"], "organiser");
+    let stopped = api_b.get(&format!("/api/shows/{show_id}"), None).await.ok(200)["show"]["stopped"].clone();
+    assert_eq!(stopped["reason"], "Vi phạm quy định quảng cáo", "a viewer who comes later reads why: {stopped}");
+    assert_eq!(stopped["by"]["role"], "organiser");
     let gone = next_on(&mut visitor, &lobby, "show.ended").await;
     assert_eq!(gone["data"]["show_id"], show["id"]);
 
