@@ -248,12 +248,20 @@ fn every_reference_resolves() {
     }
 }
 
-/// The hand-written schemas of `proto/schemas/show/` and `proto/schemas/orders/` are valid draft
-/// 2020-12 schemas whose references all resolve, within the file or to a file beside it.
+/// The folders of hand-written schemas under `proto/schemas/`, and their files.
+const HAND_WRITTEN: [(&str, &[&str]); 3] = [
+    ("show", &["events.json", "snapshot.json"]),
+    ("orders", &["order.json"]),
+    ("fair", &["events.json", "lobby-snapshot.json", "booth-snapshot.json"]),
+];
+
+/// The hand-written schemas of `proto/schemas/show/`, `proto/schemas/orders/` and
+/// `proto/schemas/fair/` are valid draft 2020-12 schemas whose references all resolve, within the
+/// file, to a file beside it, or to a hand-written file of another of these folders
+/// (`../show/events.json`).
 #[test]
 fn the_hand_written_schemas_are_valid_and_their_references_resolve() {
-    for (folder, names) in [("show", &["events.json", "snapshot.json"][..]), ("orders", &["order.json"])] {
-        let dir = proto_dir().join("schemas").join(folder);
+    for (folder, names) in HAND_WRITTEN {
         for name in names {
             let schema = schema_file(&format!("{folder}/{name}"));
             assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{folder}/{name}");
@@ -264,12 +272,16 @@ fn the_hand_written_schemas_are_valid_and_their_references_resolve() {
                 let target = if file.is_empty() {
                     schema.clone()
                 } else {
+                    let (other, file) = match file.strip_prefix("../").and_then(|f| f.split_once('/')) {
+                        Some((other, file)) => (other, file),
+                        None => (folder, file),
+                    };
                     assert!(
-                        !file.contains('/') && !file.contains(".."),
-                        "{folder}/{name}: {r} leaves proto/schemas/{folder}/"
+                        HAND_WRITTEN.iter().any(|(f, files)| *f == other && files.contains(&file)),
+                        "{folder}/{name}: {r} is not a hand-written schema of proto/schemas/"
                     );
-                    let text =
-                        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{folder}/{name}: {r}: {e}"));
+                    let path = proto_dir().join("schemas").join(other).join(file);
+                    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{folder}/{name}: {r}: {e}"));
                     serde_json::from_str(&text).unwrap()
                 };
                 assert!(target.pointer(pointer).is_some(), "{folder}/{name}: dangling reference {r}");
@@ -353,9 +365,14 @@ fn examples_are_the_committed_files() {
 /// typed events of each channel kind (`ocop_live::realtime::events`), through which every event is
 /// published.
 fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
-    use ocop_live::realtime::events::{Event, SellerEvent, ShowEvent, UserEvent};
-    let kinds: [(&str, &[(&str, bool)]); 3] =
-        [("show", ShowEvent::ALL), ("user", UserEvent::ALL), ("seller", SellerEvent::ALL)];
+    use ocop_live::realtime::events::{BoothEvent, Event, FairEvent, SellerEvent, ShowEvent, UserEvent};
+    let kinds: [(&str, &[(&str, bool)]); 5] = [
+        ("show", ShowEvent::ALL),
+        ("user", UserEvent::ALL),
+        ("seller", SellerEvent::ALL),
+        ("fair", FairEvent::ALL),
+        ("booth", BoothEvent::ALL),
+    ];
     let mut found: BTreeMap<&'static str, BTreeMap<String, bool>> = BTreeMap::new();
     for (kind, events) in kinds {
         for (name, kept) in events {
@@ -364,7 +381,13 @@ fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
         }
     }
     assert!(found["show"].len() >= 9, "at least the nine show events: {found:?}");
-    let at_least = [("show", &["offer", "stock"][..]), ("user", &["order", "order.failed"]), ("seller", &["order"])];
+    let at_least = [
+        ("show", &["offer", "stock"][..]),
+        ("user", &["order", "order.failed"]),
+        ("seller", &["order"]),
+        ("fair", &["fair", "visitors"]),
+        ("booth", &["chat", "presence"]),
+    ];
     for (kind, events) in at_least {
         for ev in events {
             assert!(found.get(kind).is_some_and(|e| e.contains_key(*ev)), "{ev} is published on {kind}");
@@ -375,6 +398,7 @@ fn published_events() -> BTreeMap<&'static str, BTreeMap<String, bool>> {
 
 const SHOW_EVENTS_REF: &str = "./schemas/show/events.json#/$defs/";
 const ORDER_REF: &str = "./schemas/orders/order.json#/$defs/";
+const FAIR_EVENTS_REF: &str = "./schemas/fair/events.json#/$defs/";
 
 /// Each message of a logical channel: its event name, whether it is kept, and the `$defs` frame
 /// of `schema` (a file of `proto/schemas/`, referenced as `prefix<frame>`) it references.
@@ -580,4 +604,134 @@ fn order_event_examples_validate_against_their_defs() {
     assert!(refs(&orders["payload"]).iter().any(|r| r.starts_with("./schemas/orders/order.json")), "orderReply");
     let offers = &messages(&doc)["offerReply"];
     assert!(refs(&offers["payload"]).iter().any(|r| r.starts_with(SHOW_EVENTS_REF)), "offerReply");
+}
+
+/// The same for the fairs' channels: `fair:` and `booth:` carry the events of `FairEvent` and
+/// `BoothEvent`, each a message whose frame is in `fair/events.json` and names its channel.
+#[test]
+fn every_fair_and_booth_event_the_server_publishes_is_a_message() {
+    let doc = document();
+    let schema = schema_file("fair/events.json");
+    for (channel, receive, pattern) in
+        [("fair", "receiveFairEvents", "#/$defs/FairChannel"), ("booth", "receiveBoothEvents", "#/$defs/BoothChannel")]
+    {
+        let documented = channel_messages(&doc, channel, "fair/events.json", FAIR_EVENTS_REF);
+        check_channel_against_the_source(&doc, channel, receive, &documented);
+        for (ev, (_, def, _)) in &documented {
+            let ch = &schema["$defs"][def]["properties"]["ch"]["$ref"];
+            assert_eq!(ch, pattern, "{channel} {ev}: {def} is a frame of the {channel} channel");
+        }
+    }
+}
+
+/// Every example of a `fair:` or `booth:` event validates against its `fair/events.json` frame,
+/// formats included, and so does every such event anywhere in the examples (in `missed`, in a
+/// snapshot's `chat`); every lobby and booth snapshot validates against its schema; every
+/// notification about a booth carries a whole booth.
+#[test]
+fn fair_event_examples_validate_against_their_defs() {
+    let doc = document();
+    for channel in ["fair", "booth"] {
+        for (ev, (_, def, message)) in channel_messages(&doc, channel, "fair/events.json", FAIR_EVENTS_REF) {
+            let own = strict(&json!({ "$ref": format!("{FAIR_EVENTS_REF}{def}") }));
+            let examples = message["examples"].as_array().unwrap_or_else(|| panic!("the {ev} message has examples"));
+            assert!(!examples.is_empty(), "the {channel} {ev} message has examples");
+            for example in examples {
+                assert_eq!(example["payload"]["ev"], ev.as_str(), "an example of {ev}: {}", example["name"]);
+                if let Err(e) = own.validate(&example["payload"]) {
+                    panic!("example {} is not a valid {def}: {e}", example["name"]);
+                }
+            }
+        }
+    }
+    let lobby_event = strict(&json!({ "$ref": format!("{FAIR_EVENTS_REF}LobbyEvent") }));
+    let booth_event = strict(&json!({ "$ref": format!("{FAIR_EVENTS_REF}BoothChannelEvent") }));
+    let lobby_snapshot = strict(&json!({ "$ref": "./schemas/fair/lobby-snapshot.json" }));
+    let booth_snapshot = strict(&json!({ "$ref": "./schemas/fair/booth-snapshot.json" }));
+    let notify = strict(&messages(&doc)["userNotify"]["payload"]);
+    let mut checked = (0, 0, 0, 0);
+    for (name, message) in messages(&doc) {
+        for example in message["examples"].as_array().into_iter().flatten() {
+            let payload = &example["payload"];
+            let label = format!("message {name}, example {}", example["name"]);
+            let mut frames: Vec<&Value> = vec![payload];
+            frames.extend(payload["data"]["missed"].as_array().into_iter().flatten());
+            let snapshot = &payload["data"]["snapshot"];
+            if snapshot.get("fair").is_some() {
+                if let Err(e) = lobby_snapshot.validate(snapshot) {
+                    panic!("{label}: the snapshot is not valid against fair/lobby-snapshot.json: {e}");
+                }
+                checked.1 += 1;
+            }
+            if snapshot.get("booth").is_some() {
+                if let Err(e) = booth_snapshot.validate(snapshot) {
+                    panic!("{label}: the snapshot is not valid against fair/booth-snapshot.json: {e}");
+                }
+                frames.extend(snapshot["chat"].as_array().into_iter().flatten());
+                checked.2 += 1;
+            }
+            for frame in frames.iter().filter(|f| f.get("ev").is_some()) {
+                let validator = match frame["ch"].as_str() {
+                    Some(ch) if ch.starts_with("fair:") => &lobby_event,
+                    Some(ch) if ch.starts_with("booth:") => &booth_event,
+                    Some(ch) if ch.starts_with("user:") && frame["ev"] == "notify" => {
+                        if let Err(e) = notify.validate(frame) {
+                            panic!("{label}: {frame} is not a valid userNotify: {e}");
+                        }
+                        checked.3 += 1;
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if let Err(e) = validator.validate(frame) {
+                    panic!("{label}: {frame} is not valid against fair/events.json: {e}");
+                }
+                checked.0 += 1;
+            }
+        }
+    }
+    assert!(
+        checked.0 >= 12 && checked.1 >= 1 && checked.2 >= 2 && checked.3 >= 4,
+        "fair and booth events, lobby and booth snapshots, notifications: {checked:?}"
+    );
+    for (reply, snapshot) in [
+        ("fairSubscribeReply", "./schemas/fair/lobby-snapshot.json"),
+        ("boothSubscribeReply", "./schemas/fair/booth-snapshot.json"),
+    ] {
+        assert!(refs(&messages(&doc)[reply]["payload"]).contains(&snapshot.to_owned()), "{reply} carries {snapshot}");
+        let listed = doc["operations"]["subscribe"]["reply"]["messages"].as_array().unwrap();
+        assert!(
+            listed.iter().any(|m| resolve(&doc, m)["name"] == reply),
+            "the subscribe operation's replies include {reply}"
+        );
+    }
+}
+
+/// The chat operations act on a show or, with `booth` instead, on a booth's Q&A: each message
+/// has an example of both forms and takes exactly one of the two, as the server does.
+#[test]
+fn chat_operations_take_a_show_or_a_booth() {
+    let doc = document();
+    let commands = jsonschema::validator_for(&schema_file("command.json")).unwrap();
+    for op in ["chat.send", "chat.delete", "chat.mute", "chat.slow", "chat.ban"] {
+        let message = &messages(&doc)[op];
+        let payload = strict(&message["payload"]);
+        let examples: Vec<&Value> = message["examples"].as_array().unwrap().iter().map(|e| &e["payload"]).collect();
+        let on_show =
+            examples.iter().find(|e| e.get("show").is_some()).unwrap_or_else(|| panic!("{op}: a show example"));
+        let on_booth =
+            examples.iter().find(|e| e.get("booth").is_some()).unwrap_or_else(|| panic!("{op}: a booth example"));
+        for example in [on_show, on_booth] {
+            assert!(payload.is_valid(example), "{op}: {example}");
+            assert!(commands.is_valid(example), "{op}: command.json takes {example}");
+        }
+        let mut both = (*on_show).clone();
+        both["booth"] = on_booth["booth"].clone();
+        assert!(!payload.is_valid(&both), "{op} with both show and booth is refused: {both}");
+        let mut neither = (*on_show).clone();
+        neither.as_object_mut().unwrap().remove("show");
+        assert!(!payload.is_valid(&neither), "{op} with neither show nor booth is refused: {neither}");
+        let text = format!("{}{}", message["description"], doc["operations"][op]["description"]);
+        assert!(text.contains("`booth`"), "{op} documents its booth form");
+    }
 }

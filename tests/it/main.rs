@@ -9,6 +9,7 @@ mod channels;
 mod edge;
 mod engine;
 mod fair_permissions;
+mod fair_proto;
 mod fairs;
 mod helpers;
 mod multinode;
