@@ -40,11 +40,13 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// reload or a shared link opens directly. `/t/<code>` is rendered by the API.
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();
-    for path in ["/", "/login", "/me", "/seller", "/organiser", "/fairs/{id}", "/booths/{id}"] {
+    for path in ["/", "/login", "/me", "/seller", "/organiser"] {
         router = router.route(path, get(shell));
     }
     router
         .route("/shows/{id}", get(show_shell))
+        .route("/fairs/{id}", get(fair_shell))
+        .route("/booths/{id}", get(booth_shell))
         .route("/js/{*file}", get(|Path(f): Path<String>, h: HeaderMap| async move { asset("js", &f, &h) }))
         .route("/css/{*file}", get(|Path(f): Path<String>, h: HeaderMap| async move { asset("css", &f, &h) }))
         .route("/img/{*file}", get(|Path(f): Path<String>, h: HeaderMap| async move { asset("img", &f, &h) }))
@@ -61,6 +63,16 @@ async fn shell(request: HeaderMap) -> Response {
 /// scripts it will need, so they load with the first ones instead of a round trip later.
 async fn show_shell(request: HeaderMap) -> Response {
     page("index.html", &request, &["/js/show.js", "/js/ocop-live.js"])
+}
+
+/// A fair's lobby and a booth are opened from shared links too (a fair's poster, a QR code at
+/// a stand).
+async fn fair_shell(request: HeaderMap) -> Response {
+    page("index.html", &request, &["/js/fair.js", "/js/ocop-live.js"])
+}
+
+async fn booth_shell(request: HeaderMap) -> Response {
+    page("index.html", &request, &["/js/booth.js", "/js/ocop-live.js"])
 }
 
 fn page(name: &str, request: &HeaderMap, preload: &[&str]) -> Response {

@@ -54,6 +54,20 @@ async fn a_show_page_names_the_scripts_it_needs_and_revalidates() {
 }
 
 #[tokio::test]
+async fn a_lobby_and_a_booth_name_their_scripts_too() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let id = "0190f3c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e";
+    for (path, script) in [(format!("/fairs/{id}"), "/js/fair.js"), (format!("/booths/{id}"), "/js/booth.js")] {
+        let body = client.get(app.http(&path)).send().await.unwrap().text().await.unwrap();
+        for script in [script, "/js/ocop-live.js"] {
+            assert!(body.contains(&format!(r#"<link rel="modulepreload" href="{script}">"#)), "{path} {script}");
+        }
+        assert!(!body.contains("/js/show.js"), "{path}: not the show's");
+    }
+}
+
+#[tokio::test]
 async fn files_have_validators_and_are_compressed_when_asked() {
     let app = spawn_app().await;
     let client = reqwest::Client::new();
