@@ -229,6 +229,11 @@ impl App {
             hub,
             metrics,
             rooms: Arc::new(WithShows { shows: shows.clone(), rest: others }),
+            commands: Arc::new(crate::commands::DomainCommands {
+                shows: shows.clone(),
+                sales: sales.clone(),
+                fairs: fairs.clone(),
+            }),
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             work: TaskTracker::new(),

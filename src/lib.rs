@@ -27,6 +27,7 @@ pub mod auth;
 pub mod catalog;
 pub mod chat;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::fairs::Fairs;
 use crate::metrics::Metrics;
+use crate::realtime::commands::Commands;
 use crate::realtime::hub::{ConnKey, Hub};
 use crate::realtime::room::Rooms;
 use crate::sales::Sales;
@@ -43,6 +44,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Which channels exist, who may join them, and their rooms.
     pub rooms: Arc<dyn Rooms>,
+    /// Every WebSocket operation but the subscriptions.
+    pub commands: Arc<dyn Commands>,
     /// Cancelled when the server begins shutting down.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.

@@ -17,6 +17,7 @@ use crate::auth::{Claims, User};
 use crate::engine::StreamPosition;
 use crate::metrics::{CommandLabels, timed};
 use crate::realtime::channel::Channel;
+use crate::realtime::commands::Caller;
 use crate::realtime::hub::ConnKey;
 use crate::realtime::hub::RoomState;
 use crate::realtime::protocol::{
@@ -24,7 +25,6 @@ use crate::realtime::protocol::{
     encode_ok,
 };
 use crate::realtime::transport::outbound::Outbound;
-use crate::sales::{OfferRequest, OrderFor, OrderRequest};
 use crate::state::AppState;
 
 /// Who a signed-in connection acts as.
@@ -46,20 +46,6 @@ pub struct Session {
     limiter: DefaultDirectRateLimiter,
     /// Commands refused by the rate limit since the last accepted one.
     refused_in_row: u32,
-}
-
-/// Where a chat command goes: a show's chat or a booth's Q&A.
-enum ChatIn {
-    Show(Uuid),
-    Booth(Uuid),
-}
-
-fn room_of(show: Option<Uuid>, booth: Option<Uuid>) -> Result<ChatIn, ReplyError> {
-    match (show, booth) {
-        (Some(show), None) => Ok(ChatIn::Show(show)),
-        (None, Some(booth)) => Ok(ChatIn::Booth(booth)),
-        _ => Err(ReplyError::bad_request("give exactly one of show and booth")),
-    }
 }
 
 /// Event frames (from the hub or the engine's history) as a reply carries them.
@@ -175,117 +161,19 @@ impl Session {
         }
     }
 
-    /// Every operation and what carries it out, one arm each. A reply of `None` was queued by
-    /// the handler itself (a subscription's, ahead of its first event). Each handler checks the
-    /// caller's rights for its own command.
+    /// `subscribe` and `unsubscribe` here; every other operation to the server's [`Commands`].
+    /// A reply of `None` was queued by the handler itself (a subscription's, ahead of its first
+    /// event).
     async fn dispatch(&mut self, id: u64, command: Command) -> Result<Option<Value>, ReplyError> {
-        use crate::engine::sales::OrderAction;
-        let done = |()| Some(json!({}));
-        let shows = self.state.shows.clone();
-        let sales = self.state.sales.clone();
-        let fairs = self.state.fairs.clone();
-        Ok(match command {
-            Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await.map(|()| None)?,
-            Command::Unsubscribe { ch } => self.unsubscribe(&ch).await.map(done)?,
-            Command::ChatSend { show, booth, text } => match room_of(show, booth)? {
-                ChatIn::Show(show) => Some(self.chat_send(show, text).await?),
-                ChatIn::Booth(booth) => {
-                    let user = self.signed_in()?;
-                    let msg_id = timed(&self.state.metrics, "chat.send", fairs.chat_send(&user, booth, &text)).await?;
-                    Some(json!({ "msg_id": msg_id }))
-                }
-            },
-            Command::ChatDelete { show, booth, msg_id } => match room_of(show, booth)? {
-                ChatIn::Show(show) => shows.chat_delete(&self.signed_in()?, show, msg_id).await.map(done)?,
-                ChatIn::Booth(booth) => fairs.chat_delete(&self.signed_in()?, booth, msg_id).await.map(done)?,
-            },
-            Command::ChatMute { show, booth, user_id, minutes } => match room_of(show, booth)? {
-                ChatIn::Show(show) => shows.mute(&self.signed_in()?, show, user_id, minutes).await.map(done)?,
-                ChatIn::Booth(booth) => fairs.mute(&self.signed_in()?, booth, user_id, minutes).await.map(done)?,
-            },
-            Command::ChatSlow { show, booth, seconds } => match room_of(show, booth)? {
-                ChatIn::Show(show) => shows.slow(&self.signed_in()?, show, seconds).await.map(done)?,
-                ChatIn::Booth(booth) => fairs.slow(&self.signed_in()?, booth, seconds).await.map(done)?,
-            },
-            Command::ChatBan { show, booth, user_id } => match room_of(show, booth)? {
-                ChatIn::Show(show) => shows.ban(&self.signed_in()?, show, user_id).await.map(done)?,
-                ChatIn::Booth(booth) => fairs.ban(&self.signed_in()?, booth, user_id).await.map(done)?,
-            },
-            Command::React { show, kind: _ } => shows.react(&self.signed_in()?, show).await.map(done)?,
-            Command::ShowPin { show, product_id } => shows.pin(&self.signed_in()?, show, product_id).await.map(done)?,
-            Command::ShowAnnounce { show, text } => shows.announce(&self.signed_in()?, show, &text).await.map(done)?,
-            Command::ShowModerators { show, add, remove } => {
-                let moderators = shows.set_moderators(&self.signed_in()?, show, &add, &remove).await?;
-                Some(json!({ "moderators": moderators }))
+        match command {
+            Command::Subscribe { ch, since } => self.subscribe(id, &ch, since).await.map(|()| None),
+            Command::Unsubscribe { ch } => self.unsubscribe(&ch).await.map(|()| Some(json!({}))),
+            other => {
+                let state = &self.state;
+                let caller = Caller { user: self.user(), metrics: &state.metrics, work: &state.work };
+                state.commands.apply(caller, other).await.map(Some)
             }
-            Command::OfferStart { show, product_id, price, quantity, per_buyer_limit, duration_s } => {
-                let r = OfferRequest { show, product: product_id, price, quantity, per_buyer_limit, duration_s };
-                let offer = sales.offer_start(&self.signed_in()?, &r).await?;
-                Some(json!({ "offer": offer }))
-            }
-            Command::OfferStop { show, offer_id } => {
-                let offer = sales.offer_stop(&self.signed_in()?, show, offer_id).await?;
-                Some(json!({ "offer": offer }))
-            }
-            Command::OrderPlace { show, offer_id, product_id, qty, key, delivery } => {
-                Some(self.order_place(show, offer_id, product_id, qty, key, delivery).await?)
-            }
-            Command::OrderCancel { order_id } => {
-                Some(self.order_act(order_id, OrderAction::Cancel { by_seller: false }).await?)
-            }
-            Command::OrderConfirm { order_id } => Some(self.order_act(order_id, OrderAction::Confirm).await?),
-            Command::OrderShip { order_id } => Some(self.order_act(order_id, OrderAction::Ship).await?),
-        })
-    }
-
-    /// The signed-in user (a guest token is enough), for every command but the subscriptions.
-    fn signed_in(&self) -> Result<User, ReplyError> {
-        self.user().cloned().ok_or_else(|| {
-            ReplyError::new(ErrorCode::Unauthenticated, "sign in (a guest token is enough) to take part")
-        })
-    }
-
-    /// `chat.send`; a buyer's message may also be an order ("chốt 2"), placed in the background
-    /// and answered privately on `user:<id>`.
-    async fn chat_send(&self, show: Uuid, text: String) -> Result<Value, ReplyError> {
-        let user = self.signed_in()?;
-        let msg_id = timed(&self.state.metrics, "chat.send", self.state.shows.chat_send(&user, show, &text)).await?;
-        if user.role == crate::auth::Role::Buyer {
-            let sales = self.state.sales.clone();
-            self.state.work.spawn(async move { sales.chat_order(&user, show, msg_id, &text).await });
         }
-        Ok(json!({ "msg_id": msg_id }))
-    }
-
-    async fn order_place(
-        &self,
-        show: Uuid,
-        offer_id: Option<Uuid>,
-        product_id: Option<Uuid>,
-        qty: i64,
-        key: String,
-        delivery: Option<crate::realtime::protocol::DeliveryInput>,
-    ) -> Result<Value, ReplyError> {
-        let user = self.signed_in()?;
-        let item = match (offer_id, product_id) {
-            (Some(o), None) => OrderFor::Offer(o),
-            (None, Some(p)) => OrderFor::Product(p),
-            _ => return Err(ReplyError::bad_request("give exactly one of offer_id and product_id")),
-        };
-        let delivery = delivery.map(|d| crate::domain::account::DeliveryContact {
-            name: d.name,
-            phone: d.phone,
-            address: d.address,
-        });
-        let source = if offer_id.is_some() { "offer" } else { "pinned" };
-        let r = OrderRequest { show, item, qty, key, delivery, source };
-        let order = timed(&self.state.metrics, "order.place", self.state.sales.order_place(&user, &r)).await?;
-        Ok(json!({ "needs_address": order.needs_address, "order": order }))
-    }
-
-    async fn order_act(&self, order_id: Uuid, action: crate::engine::sales::OrderAction) -> Result<Value, ReplyError> {
-        let order = self.state.sales.order_act(&self.signed_in()?, order_id, action).await?;
-        Ok(json!({ "order": order }))
     }
 
     /// Subscribes and queues the reply itself, before any live event of the channel.
