@@ -337,3 +337,52 @@ async fn unknown_fairs_and_booths_and_drafts_are_not_found_on_the_wire() {
     let own = o.subscribe(&format!("fair:{}", id(&fair))).await;
     assert_eq!(own["snapshot"]["fair"]["status"], "draft");
 }
+
+#[tokio::test]
+async fn when_the_scheduler_dies_another_node_takes_over_within_seconds_and_acts_once() {
+    let redis = RedisServer::start().await;
+    let a = spawn_with(redis_config(&redis)).await;
+    let b = spawn_with(redis_config(&redis)).await;
+    // A node that held the schedule died without letting go: its lease runs out in 3 s.
+    let died = time::OffsetDateTime::now_utc();
+    redis.cmd(&["SET", "test:fairs:scheduler", "a-node-that-died", "PX", "3000"]).await;
+    let org = a.token(&staff(Role::Organiser, "BTC"));
+    let fair = a
+        .api()
+        .post("/api/fairs", Some(&org), json!({"name": "Chợ đêm", "opens_at": at(2), "closes_at": at(3600)}))
+        .await
+        .ok(201)["fair"]
+        .clone();
+    let fair_id = id(&fair);
+    a.api().post(&format!("/api/fairs/{fair_id}/publish"), Some(&org), json!({})).await.ok(200);
+    let lobby = format!("fair:{fair_id}");
+    let mut visitor = Client::connect(&b, None).await;
+    let snap = visitor.subscribe(&lobby).await;
+    let opened = match snap["snapshot"]["fair"].clone() {
+        f if f["status"] == "open" => f,
+        _ => next_on(&mut visitor, &lobby, "fair").await["data"]["fair"].clone(),
+    };
+    assert_eq!(opened["status"], "open");
+    let opened_at = time::OffsetDateTime::parse(
+        opened["opened_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(opened_at >= died + time::Duration::seconds(3), "nobody acted while the dead node's lease held");
+    let holder = redis.cmd(&["GET", "test:fairs:scheduler"]).await;
+    let holder = match holder {
+        redis::Value::BulkString(b) => String::from_utf8(b).unwrap(),
+        other => panic!("the lease is held: {other:?}"),
+    };
+    let nodes = [a.state.node_id.to_string(), b.state.node_id.to_string()];
+    assert!(nodes.contains(&holder), "a live node holds it now: {holder}");
+    // Both nodes run the scheduler; the fair opened once.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let events = b.state.engine.broker.recent(&lobby, 100).await.unwrap().events;
+    let opens = events
+        .iter()
+        .filter_map(|f| serde_json::from_slice::<Value>(f).ok())
+        .filter(|f| f["ev"] == "fair" && f["data"]["fair"]["status"] == "open")
+        .count();
+    assert_eq!(opens, 1);
+}
