@@ -206,7 +206,16 @@ pub struct Fairs {
     node_id: Arc<str>,
     config: FairsConfig,
     ticks: Mutex<Ticks>,
+    /// Recent fair views (booths and agenda) per fair, at most [`MAX_VIEWS`].
+    views: Mutex<HashMap<Uuid, CachedView>>,
 }
+
+type CachedView = (std::time::Instant, Vec<Booth>, Vec<Show>);
+
+/// How long a fair's booths and agenda are served from this node's memory.
+const VIEW_FRESH: Duration = Duration::from_secs(2);
+/// Fairs whose view one node keeps at once.
+const MAX_VIEWS: usize = 1000;
 
 impl Fairs {
     pub fn new(
@@ -219,7 +228,18 @@ impl Fairs {
         config: FairsConfig,
     ) -> Self {
         let node_id = config.node_id.clone();
-        Self { engine, catalog, shows, hub, chat, clock, node_id, config, ticks: Mutex::new(Ticks::default()) }
+        Self {
+            engine,
+            catalog,
+            shows,
+            hub,
+            chat,
+            clock,
+            node_id,
+            config,
+            ticks: Mutex::new(Ticks::default()),
+            views: Mutex::new(HashMap::new()),
+        }
     }
 
     // ---- fairs ----
@@ -378,11 +398,28 @@ impl Fairs {
         Ok(fairs)
     }
 
-    /// The fair with its approved booths and its agenda.
+    /// The fair with its approved booths and its agenda. For everyone but its organiser the
+    /// booths and the agenda (up to two thousand reads for a full fair) are kept on this node
+    /// for [`VIEW_FRESH`], so a flood of anonymous requests costs the engine one read each (live
+    /// changes reach visitors on `fair:<id>`).
     pub async fn view(&self, id: Uuid, user: Option<&User>) -> Result<FairView, FairError> {
         let fair = self.get_visible(id, user).await?;
+        let now = std::time::Instant::now();
+        // The organiser always reads what is stored: the console acts on it.
+        let organiser = user.is_some_and(|u| Self::is_organiser(&fair, u));
+        if !organiser
+            && let Some((at, booths, agenda)) = self.views.lock().unwrap().get(&id)
+            && now.duration_since(*at) < VIEW_FRESH
+        {
+            return Ok(FairView { fair, booths: booths.clone(), agenda: agenda.clone() });
+        }
         let booths = self.booths_of(id, Some(BoothStatus::Approved)).await?;
         let agenda = self.agenda(id).await?;
+        let mut views = self.views.lock().unwrap();
+        views.retain(|_, (at, _, _)| now.duration_since(*at) < VIEW_FRESH);
+        if views.len() < MAX_VIEWS {
+            views.insert(id, (now, booths.clone(), agenda.clone()));
+        }
         Ok(FairView { fair, booths, agenda })
     }
 

@@ -43,7 +43,7 @@ async fn unknown_fairs_booths_and_shows_are_not_found_on_redis() {
 }
 
 /// Calls per command so far, from `INFO commandstats`.
-async fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
+pub(crate) async fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
     let info = redis.cmd(&["INFO", "commandstats"]).await;
     let text: String = redis::from_redis_value(info).unwrap();
     text.lines()

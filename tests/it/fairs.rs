@@ -386,3 +386,39 @@ async fn when_the_scheduler_dies_another_node_takes_over_within_seconds_and_acts
         .count();
     assert_eq!(opens, 1);
 }
+
+#[tokio::test]
+async fn a_flood_of_anonymous_fair_views_costs_the_engine_about_one_read_each() {
+    let redis = RedisServer::start().await;
+    let app = spawn_with(redis_config(&redis)).await;
+    let api = app.api();
+    let org = app.token(&staff(Role::Organiser, "BTC"));
+    let fair = api
+        .post("/api/fairs", Some(&org), json!({"name": "Chợ", "opens_at": at(-60), "closes_at": at(6 * 3600)}))
+        .await
+        .ok(201)["fair"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(&format!("/api/fairs/{fair}/publish"), Some(&org), json!({})).await.ok(200);
+    let (seller, _, product) = seller(&api, "Mật ong").await;
+    let booth = api.post(&format!("/api/fairs/{fair}/booths"), Some(&seller), json!({})).await.ok(201)["booth"].clone();
+    api.post(&format!("/api/booths/{}/approve", id(&booth)), Some(&org), json!({})).await.ok(200);
+    for i in 0..3 {
+        let body = json!({"title": format!("Phiên {i}"), "scheduled_at": at(600 + i * 3700), "fair_id": fair, "products": [product]});
+        api.post("/api/shows", Some(&seller), body).await.ok(201);
+    }
+    let path = format!("/api/fairs/{fair}");
+    assert_eq!(api.get(&path, None).await.ok(200)["agenda"].as_array().unwrap().len(), 3);
+    let before = crate::channels::command_calls(&redis).await;
+    for _ in 0..20 {
+        assert_eq!(api.get(&path, None).await.ok(200)["booths"].as_array().unwrap().len(), 1);
+    }
+    let after = crate::channels::command_calls(&redis).await;
+    let gets = after.get("get").copied().unwrap_or(0) - before.get("get").copied().unwrap_or(0);
+    // Unkept, each view reads the fair, its booths and each show (twice): 7 reads, 140 in all.
+    assert!(gets <= 60, "20 views read {gets} keys");
+    // The organiser reads what is stored.
+    let mine = api.get(&path, Some(&org)).await.ok(200)["agenda"].as_array().unwrap().len();
+    assert_eq!(mine, 3);
+}
