@@ -208,6 +208,8 @@ pub struct Fairs {
     ticks: Mutex<Ticks>,
     /// Recent fair views (booths and agenda) per fair, at most [`MAX_VIEWS`].
     views: Mutex<HashMap<Uuid, CachedView>>,
+    /// Recent lists of fairs per status (not drafts).
+    lists: Mutex<HashMap<FairStatus, (std::time::Instant, Vec<Fair>)>>,
 }
 
 type CachedView = (std::time::Instant, Vec<Booth>, Vec<Show>);
@@ -239,6 +241,7 @@ impl Fairs {
             config,
             ticks: Mutex::new(Ticks::default()),
             views: Mutex::new(HashMap::new()),
+            lists: Mutex::new(HashMap::new()),
         }
     }
 
@@ -369,14 +372,25 @@ impl Fairs {
     }
 
     /// Fairs in `status` (default: open, then published), those `user` may see, at most 100
-    /// of each.
+    /// of each; for visitors, as read within the last [`VIEW_FRESH`] on this node.
     pub async fn list(&self, status: Option<FairStatus>, user: Option<&User>) -> Result<Vec<Fair>, FairError> {
         let statuses = match status {
             Some(s) => vec![s],
             None => vec![FairStatus::Open, FairStatus::Published],
         };
         let mut fairs = Vec::new();
+        // Visitors (not organisers, who act on what they read) get lists kept for a moment.
+        let keep = !user.is_some_and(|u| matches!(u.role, Role::Organiser | Role::Admin));
+        let now = std::time::Instant::now();
         for status in statuses {
+            if keep
+                && status != FairStatus::Draft
+                && let Some((at, found)) = self.lists.lock().unwrap().get(&status)
+                && now.duration_since(*at) < VIEW_FRESH
+            {
+                fairs.extend(found.iter().cloned());
+                continue;
+            }
             let index = match (status, user) {
                 // Drafts come from the organiser's own list; an admin sees every draft.
                 (FairStatus::Draft, Some(u)) if u.role != Role::Admin => organiser_index(u.id),
@@ -393,6 +407,9 @@ impl Fairs {
                 }
             }
             found.sort_by(|a, b| a.opens_at.cmp(&b.opens_at));
+            if status != FairStatus::Draft {
+                self.lists.lock().unwrap().insert(status, (now, found.clone()));
+            }
             fairs.extend(found);
         }
         Ok(fairs)

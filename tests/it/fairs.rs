@@ -421,4 +421,17 @@ async fn a_flood_of_anonymous_fair_views_costs_the_engine_about_one_read_each() 
     // The organiser reads what is stored.
     let mine = api.get(&path, Some(&org)).await.ok(200)["agenda"].as_array().unwrap().len();
     assert_eq!(mine, 3);
+    // So does the home page's list of fairs.
+    assert_eq!(api.get("/api/fairs", None).await.ok(200)["items"][0]["id"], fair.as_str());
+    let before = crate::channels::command_calls(&redis).await;
+    for _ in 0..20 {
+        api.get("/api/fairs", None).await.ok(200);
+    }
+    let after = crate::channels::command_calls(&redis).await;
+    let ranges = |m: &std::collections::BTreeMap<String, u64>| m.get("zrange").copied().unwrap_or(0);
+    assert!(
+        ranges(&after) - ranges(&before) <= 10,
+        "20 lists read the indexes {} times",
+        ranges(&after) - ranges(&before)
+    );
 }
