@@ -1185,8 +1185,14 @@ impl Fairs {
             if local == 0 { t.online_sent.remove(&booth) } else { t.online_sent.insert(booth, online) }
         };
         if last != Some(online) {
-            events::publish(self.engine.broker.as_ref(), booth, &BoothEvent::Presence { seller_online: online })
-                .await?;
+            let broker = self.engine.broker.as_ref();
+            events::publish(broker, booth, &BoothEvent::Presence { seller_online: online }).await?;
+            // The lobby lists booths with their seller's presence too.
+            let (_, mut b) = self.load_booth(booth).await?;
+            if b.status == BoothStatus::Approved {
+                b.seller_online = online;
+                events::publish(broker, b.fair_id, &FairEvent::Booth { booth: &b }).await?;
+            }
         }
         Ok(())
     }

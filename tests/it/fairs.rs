@@ -174,6 +174,14 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
     s1_ws.subscribe(&booth_ch).await;
     let presence = next_on(&mut visitor, &booth_ch, "presence").await;
     assert_eq!(presence["data"]["seller_online"], true);
+    // The lobby's list of booths says so too.
+    loop {
+        let b = next_on(&mut visitor, &lobby, "booth").await;
+        if b["data"]["booth"]["id"] == booth1["id"] {
+            assert_eq!(b["data"]["booth"]["seller_online"], true);
+            break;
+        }
+    }
     let answer = s1_ws.call("chat.send", json!({"booth": id(&booth1), "text": "Dạ có, 2 ngày ạ"})).await;
     assert_eq!(answer["ok"], true, "{answer}");
     let reply = next_on(&mut visitor, &booth_ch, "chat").await;
