@@ -219,7 +219,7 @@ describe('seller console', () => {
     await context.close();
   });
 
-  test('the English switch reloads the page in English and stays; the organiser console says what is coming', async () => {
+  test('the English switch reloads the page in English and stays, also on the organiser console (which asks to sign in)', async () => {
     const { context, page } = await phone(PHONES[0]);
     await page.goto('/');
     await page.click('#lang');

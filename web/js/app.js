@@ -1,7 +1,7 @@
 // The page script: draws the screen the address names. Everything people typed (titles,
 // descriptions) goes in as text, never as HTML.
 
-import { t, el, vnTime, lang, setLang } from './ui.js';
+import { t, el, vnTime, fairWhen, lang, setLang } from './ui.js';
 
 /** GET a JSON document once per page view (sellers and products repeat across shows). */
 const cache = new Map();
@@ -47,10 +47,33 @@ async function shows(status) {
   return (await r.json()).items;
 }
 
+const FAIR_STATUS = { open: 'fairOpen', published: 'fairPublished', closed: 'fairClosed', draft: 'fairDraft' };
+
+function fairCard(fair) {
+  const where = [fair.province, fair.theme].filter(Boolean).join(' · ');
+  return el('li', {},
+    el('a', { class: 'card fair-card', href: `/fairs/${encodeURIComponent(fair.id)}` },
+      el('span', { class: fair.status === 'open' ? 'badge open' : 'badge soon' }, t(FAIR_STATUS[fair.status])),
+      el('h3', {}, fair.name),
+      el('p', {}, fairWhen(fair)),
+      where ? el('p', { class: 'seller' }, where) : ''));
+}
+
+async function fairs() {
+  // Open fairs first, then those opening later (the server's default list, in that order).
+  const r = await fetch('/api/fairs', { headers: { accept: 'application/json' } });
+  if (!r.ok) throw new Error(`fairs: ${r.status}`);
+  return (await r.json()).items;
+}
+
 async function home() {
   const status = document.getElementById('status');
   try {
-    const [live, soon] = await Promise.all([shows('live'), shows('scheduled')]);
+    // Fairs are extra: the shows still list when the fairs cannot be read.
+    const [live, soon, fairList] = await Promise.all([shows('live'), shows('scheduled'), fairs().catch(() => [])]);
+    document.getElementById('fairs').replaceChildren(...fairList.map(fairCard));
+    // No fair on: the section goes, live shows come first.
+    document.getElementById('fairs-section').hidden = fairList.length === 0;
     for (const [id, items, isLive] of [['live', live, true], ['soon', soon, false]]) {
       const list = document.getElementById(id);
       list.replaceChildren(...items.map((s) => card(s, isLive)));
@@ -78,6 +101,8 @@ document.getElementById('lang').addEventListener('click', () => {
 
 translate();
 const showMatch = location.pathname.match(/^\/shows\/([0-9a-f-]{36})$/);
+const fairMatch = location.pathname.match(/^\/fairs\/([0-9a-f-]{36})$/);
+const boothMatch = location.pathname.match(/^\/booths\/([0-9a-f-]{36})$/);
 if (location.pathname === '/') {
   home();
 } else if (showMatch) {
@@ -85,6 +110,10 @@ if (location.pathname === '/') {
   main.classList.add('show-page');
   // Both at once: the client is show.js's import, and on a slow network every round trip counts.
   Promise.all([import('./show.js'), import('./ocop-live.js')]).then(([m]) => m.showPage(main, showMatch[1]));
+} else if (fairMatch) {
+  Promise.all([import('./fair.js'), import('./ocop-live.js')]).then(([m]) => m.fairPage(document.getElementById('main'), fairMatch[1]));
+} else if (boothMatch) {
+  Promise.all([import('./booth.js'), import('./ocop-live.js')]).then(([m]) => m.boothPage(document.getElementById('main'), boothMatch[1]));
 } else if (location.pathname === '/me') {
   import('./me.js').then((m) => m.mePage(document.getElementById('main')));
 } else if (location.pathname === '/seller') {
@@ -92,10 +121,7 @@ if (location.pathname === '/') {
 } else if (location.pathname === '/login') {
   import('./login.js').then((m) => m.loginPage(document.getElementById('main')));
 } else if (location.pathname === '/organiser') {
-  const main = document.getElementById('main');
-  document.title = `${t('organiser')} · ${t('brand')}`;
-  main.replaceChildren(el('h1', {}, t('organiser')), el('p', { class: 'notice' }, t('organiserSoon')),
-    el('p', {}, el('a', { href: '/' }, t('brand'))));
+  import('./organiser.js').then((m) => m.organiserPage(document.getElementById('main')));
 } else {
   for (const section of document.querySelectorAll('main section')) section.hidden = true;
   document.getElementById('status').textContent = t('building');

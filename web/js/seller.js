@@ -1,17 +1,27 @@
 // The seller console: the profile; products and gift combos (certificate, story, pictures,
 // stock); shows (create, schedule, go live, end, the summary after); during a show: what is on
 // screen, flash offers, the chat and its moderation; and the live order table (new orders appear
-// without a reload; confirm, ship, cancel; CSV export). Written with Preact and htm: everything
-// people typed is put in as text.
+// without a reload; confirm, ship, cancel; CSV export); fairs: the seller's booths (apply, edit,
+// their status as the organiser decides), shows on a fair's agenda, and the wholesale quote
+// requests buyers send the booths (quote, decline; new ones and the buyers' answers arrive
+// live). Written with Preact and htm: everything people typed is put in as text.
 
 import { OcopLive, OcopError } from './ocop-live.js';
 import { html, render, useState, useEffect, useRef, useCallback } from './h.js';
-import { t, vnd, vnTime, session, api, lang } from './ui.js';
+import { t, vnd, vnTime, vnDate, fairWhen, fromVietnamLocal, toVietnamLocal, fieldMessage, session, api, download, lang } from './ui.js';
 
 const TEXT = {
   vi: {
     title: 'Bàn điều khiển người bán', signIn: 'Đăng nhập tài khoản người bán để mở bàn điều khiển.',
-    tabShows: 'Phiên live', tabProducts: 'Sản phẩm', tabOrders: 'Đơn hàng', tabProfile: 'Hồ sơ',
+    tabShows: 'Phiên live', tabProducts: 'Sản phẩm', tabOrders: 'Đơn hàng', tabFairs: 'Hội chợ', tabProfile: 'Hồ sơ',
+    myBooths: 'Gian hàng của tôi', noBooths: 'Bạn chưa có gian hàng nào ở hội chợ.', apply: 'Đăng ký gian hàng',
+    fair: 'Hội chợ', noFairToApply: 'Hiện chưa có hội chợ nào đang nhận gian hàng mới của bạn.', boothTitle: 'Tên gian hàng',
+    boothDescription: 'Giới thiệu gian hàng', featured: 'Sản phẩm nổi bật (tối đa 12)', sendApplication: 'Gửi đăng ký',
+    editBooth: (x) => `Sửa gian hàng: ${x}`, openBooth: 'Mở gian hàng', b_pending: 'Chờ duyệt', b_approved: 'Đã duyệt',
+    b_rejected: 'Bị từ chối', applied: 'Đã gửi đăng ký. Ban tổ chức sẽ duyệt gian hàng.',
+    boothApproved: (x) => `Ban tổ chức đã duyệt gian hàng “${x}”.`, boothRejected: (x) => `Ban tổ chức đã từ chối gian hàng “${x}”.`,
+    showFair: 'Đưa lên lịch hội chợ', noFair: '— Không thuộc hội chợ —', fairNeedsTime: 'Phiên của hội chợ cần giờ phát, trong giờ mở cửa của hội chợ.',
+    duration: 'Thời lượng (phút)', scheduledAtFair: 'Giờ phát (giờ Việt Nam)', inFair: (x) => `Hội chợ: ${x}`,
     shows: 'Phiên live của tôi', newShow: 'Tạo phiên live', showTitle: 'Tên phiên live', description: 'Mô tả',
     lineup: 'Sản phẩm trong phiên', scheduledAt: 'Giờ phát (giờ Việt Nam), để trống nếu chưa hẹn',
     stream: 'Nguồn video', streamUrl: 'Đường dẫn video', sk_none: 'Chưa có video', sk_hls: 'Luồng HLS (.m3u8)',
@@ -49,10 +59,27 @@ const TEXT = {
     noOrders: 'Chưa có đơn hàng.', waiting: 'chờ địa chỉ', done: 'Xong.', filter: 'Lọc đơn', all: 'Tất cả',
     st_placed: 'Mới', st_confirmed: 'Đã xác nhận', st_shipped: 'Đang giao', st_cancelled: 'Đã hủy',
     src_offer: 'giá sốc', src_pinned: 'nút mua', src_chat: 'chốt qua bình luận', loading: 'Đang tải…',
+    inquiries: 'Yêu cầu báo giá (kết nối cung cầu)', noInquiries: 'Chưa có yêu cầu báo giá nào.', iqAll: 'Tất cả',
+    iqFrom: (x) => `Từ ${x}`, iqAny: 'Yêu cầu chung', iqAsked: (q, u) => `Cần ${q} ${u}`, iqTarget: (p) => `giá mong muốn ${p}`,
+    iqBy: (d) => `giao trước ${d}`, iqAt: (x) => `Gửi lúc ${x}`, iqQuote: 'Báo giá', iqQuoteTitle: 'Báo giá cho yêu cầu này',
+    iqPrice: 'Giá mỗi đơn vị (đồng)', iqQty: 'Số lượng', iqValid: 'Hiệu lực đến (giờ Việt Nam)', iqMessage: 'Lời nhắn (không bắt buộc)',
+    iqSend: 'Gửi báo giá', iqDecline: 'Từ chối', iqSure: 'Từ chối yêu cầu này? Người mua sẽ được báo.', iqYes: 'Từ chối', iqNo: 'Thôi',
+    iqQuoted: (p, u, q, d) => `Bạn đã báo ${p} / ${u} × ${q}, hiệu lực đến ${d}`, iqTotal: (x) => `Thành tiền: ${x}`,
+    iqAccepted: 'Người mua đã chốt báo giá.', iqDeclined: 'Yêu cầu đã bị từ chối.', iqExpired: 'Báo giá đã hết hạn; người mua chưa chốt.',
+    iqNew: (x) => `Yêu cầu báo giá mới từ ${x}.`, iqWasAccepted: (x) => `${x} đã chốt báo giá của bạn.`, iqWasDeclined: (x) => `${x} đã từ chối hoặc hủy một yêu cầu báo giá.`,
+    iqBooth: (x) => `Gian hàng: ${x}`, iqFilter: 'Lọc theo trạng thái',
   },
   en: {
     title: 'Seller console', signIn: 'Sign in with a seller account to open the console.',
-    tabShows: 'Shows', tabProducts: 'Products', tabOrders: 'Orders', tabProfile: 'Profile',
+    tabShows: 'Shows', tabProducts: 'Products', tabOrders: 'Orders', tabFairs: 'Fairs', tabProfile: 'Profile',
+    myBooths: 'My booths', noBooths: 'You have no booth at a fair yet.', apply: 'Apply for a booth',
+    fair: 'Fair', noFairToApply: 'No fair is taking a new booth of yours right now.', boothTitle: 'Booth name',
+    boothDescription: 'About the booth', featured: 'Featured products (at most 12)', sendApplication: 'Apply',
+    editBooth: (x) => `Edit booth: ${x}`, openBooth: 'Open the booth', b_pending: 'Waiting for approval', b_approved: 'Approved',
+    b_rejected: 'Rejected', applied: 'Applied. The organiser will review the booth.',
+    boothApproved: (x) => `The organiser approved the booth “${x}”.`, boothRejected: (x) => `The organiser rejected the booth “${x}”.`,
+    showFair: 'Put it on a fair’s agenda', noFair: '— Not in a fair —', fairNeedsTime: 'A fair’s show needs a start time within the fair’s hours.',
+    duration: 'Duration (minutes)', scheduledAtFair: 'Start time (Vietnam time)', inFair: (x) => `Fair: ${x}`,
     shows: 'My shows', newShow: 'New show', showTitle: 'Title', description: 'Description',
     lineup: 'Products in the show', scheduledAt: 'Start time (Vietnam time), empty when not set',
     stream: 'Video source', streamUrl: 'Video link', sk_none: 'No video yet', sk_hls: 'HLS stream (.m3u8)',
@@ -90,6 +117,15 @@ const TEXT = {
     noOrders: 'No orders yet.', waiting: 'waiting for an address', done: 'Done.', filter: 'Show', all: 'All',
     st_placed: 'New', st_confirmed: 'Confirmed', st_shipped: 'Shipped', st_cancelled: 'Cancelled',
     src_offer: 'flash offer', src_pinned: 'buy button', src_chat: 'ordered in chat', loading: 'Loading…',
+    inquiries: 'Quote requests (wholesale)', noInquiries: 'No quote request yet.', iqAll: 'All',
+    iqFrom: (x) => `From ${x}`, iqAny: 'General request', iqAsked: (q, u) => `${q} ${u} wanted`, iqTarget: (p) => `hoping for ${p}`,
+    iqBy: (d) => `needed by ${d}`, iqAt: (x) => `Sent at ${x}`, iqQuote: 'Quote', iqQuoteTitle: 'Quote for this request',
+    iqPrice: 'Price per unit (VND)', iqQty: 'Quantity', iqValid: 'Valid until (Vietnam time)', iqMessage: 'Message (optional)',
+    iqSend: 'Send the quote', iqDecline: 'Decline', iqSure: 'Decline this request? The buyer is told.', iqYes: 'Decline', iqNo: 'Cancel',
+    iqQuoted: (p, u, q, d) => `You quoted ${p} / ${u} × ${q}, valid until ${d}`, iqTotal: (x) => `Total: ${x}`,
+    iqAccepted: 'The buyer accepted the quote.', iqDeclined: 'This request was declined.', iqExpired: 'The quote has expired without an answer.',
+    iqNew: (x) => `New quote request from ${x}.`, iqWasAccepted: (x) => `${x} accepted your quote.`, iqWasDeclined: (x) => `${x} declined or withdrew a quote request.`,
+    iqBooth: (x) => `Booth: ${x}`, iqFilter: 'Show',
   },
 };
 const l = (key, ...args) => {
@@ -98,7 +134,7 @@ const l = (key, ...args) => {
 };
 
 const GROUPS = ['food', 'drinks', 'herbal', 'handicraft', 'ornamental', 'tourism'];
-const TABS = ['shows', 'products', 'orders', 'profile'];
+const TABS = ['shows', 'products', 'orders', 'fairs', 'profile'];
 const MAX_CHAT = 200;
 
 /** What a refused request says, field by field when the server named the fields. */
@@ -110,9 +146,6 @@ function problem(r) {
 
 /** What a refused command says. */
 const refusal = (e) => (e instanceof OcopError ? e.message : t('tryAgain'));
-
-/** `2026-12-01T19:30` typed as Vietnam time (UTC+7 all year) → RFC 3339. */
-const fromVietnamLocal = (v) => (v ? `${v}:00+07:00` : undefined);
 
 export function sellerPage(root) {
   document.title = `${l('title')} · ${t('brand')}`;
@@ -130,7 +163,11 @@ function Console() {
 }
 
 function SignedIn({ sellerId }) {
-  const [tab, setTab] = useState(TABS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'shows');
+  // `#inquiries` (linked from /me and the booth page) opens the fairs tab, where they are.
+  const [tab, setTab] = useState(() => {
+    const hash = location.hash.slice(1);
+    return hash === 'inquiries' ? 'fairs' : TABS.includes(hash) ? hash : 'shows';
+  });
   const [message, setMessage] = useState('');
   const [products, setProducts] = useState(null);
   const [shows, setShows] = useState(null);
@@ -159,12 +196,38 @@ function SignedIn({ sellerId }) {
     setShows(all.reverse());
   }, []);
   const putOrder = useCallback((o) => setOrders((m) => new Map(m).set(o.id, o)), []);
+  const [inquiries, setInquiries] = useState(null);
+  // A read never replaces what a later event said about the same request.
+  const putInquiries = useCallback((list) => setInquiries((m) => {
+    const next = new Map(m ?? []);
+    for (const i of list) if (!next.has(i.id) || next.get(i.id).updated_at <= i.updated_at) next.set(i.id, i);
+    return next;
+  }), []);
+  const loadInquiries = useCallback(async () => {
+    const r = await api('GET', '/api/me/inquiries');
+    if (r.ok) putInquiries(r.body.items);
+  }, []);
+  const [booths, setBooths] = useState(null);
+  const [fairs, setFairs] = useState(() => new Map());
+  const loadFairs = useCallback(async () => {
+    // Fairs taking booths and shows (open and published), and those of the seller's booths.
+    const [list, mine] = await Promise.all([api('GET', '/api/fairs'), api('GET', '/api/seller/booths')]);
+    const known = new Map((list.body?.items ?? []).map((f) => [f.id, f]));
+    const own = mine.body?.items ?? [];
+    const missing = [...new Set(own.map((b) => b.fair_id))].filter((id) => !known.has(id));
+    for (const r of await Promise.all(missing.map((id) => api('GET', `/api/fairs/${id}`)))) {
+      if (r.ok) known.set(r.body.fair.id, r.body.fair);
+    }
+    setFairs(known);
+    setBooths(own);
+  }, []);
 
   useEffect(() => {
     const c = client.current;
     c.connect().catch(() => {});
     loadProducts();
     loadShows();
+    loadFairs();
     api('GET', '/api/seller/orders?limit=1000').then((r) => {
       setOrders((m) => {
         const next = new Map(m);
@@ -178,14 +241,39 @@ function SignedIn({ sellerId }) {
         if (ev.ev === 'order' && ev.data.order) putOrder(ev.data.order);
       },
     });
-    return () => { sub.unsubscribe?.(); c.close(); };
+    // The organiser's decisions on the seller's booths, and buyers' quote requests and answers.
+    const notices = c.subscribe(`user:${session().user.id}`, {
+      onSnapshot() {
+        // Subscribed: anything earlier is in this read, anything later arrives as an event.
+        loadInquiries();
+      },
+      onEvent(ev) {
+        const d = ev.data;
+        if (ev.ev !== 'notify') return;
+        if (d.inquiry) {
+          putInquiries([d.inquiry]);
+          if (d.kind === 'inquiry') setMessage(l('iqNew', d.inquiry.buyer_name));
+          if (d.kind === 'inquiry.accepted') setMessage(l('iqWasAccepted', d.inquiry.buyer_name));
+          if (d.kind === 'inquiry.declined') setMessage(l('iqWasDeclined', d.inquiry.buyer_name));
+          return;
+        }
+        if (!d.booth) return;
+        if (d.kind === 'booth.approved') setMessage(l('boothApproved', d.booth.title));
+        if (d.kind === 'booth.rejected') setMessage(l('boothRejected', d.booth.title));
+        loadFairs();
+      },
+    });
+    return () => { sub.unsubscribe?.(); notices.unsubscribe?.(); c.close(); };
   }, [sellerId]);
 
   const choose = (next) => {
     setTab(next);
     history.replaceState(null, '', `#${next}`);
+    // A console stays open for hours: fairs published meanwhile show when the tab is opened.
+    if (next === 'fairs') loadFairs();
   };
   const fresh = [...orders.values()].filter((o) => o.status === 'placed').length;
+  const waitingQuote = [...(inquiries?.values() ?? [])].filter((i) => i.status === 'open').length;
   const say = setMessage;
   const names = new Map((products ?? []).map((p) => [p.id, p.name]));
 
@@ -195,12 +283,14 @@ function SignedIn({ sellerId }) {
       ${TABS.map((k) => html`
         <button type="button" id=${`tab-${k}`} class="tab" aria-current=${tab === k ? 'page' : undefined}
           onClick=${() => choose(k)}>
-          ${l(`tab${k[0].toUpperCase()}${k.slice(1)}`)}${k === 'orders' && fresh ? html` <span class="count">${fresh}</span>` : ''}
+          ${l(`tab${k[0].toUpperCase()}${k.slice(1)}`)}${k === 'orders' && fresh ? html` <span class="count">${fresh}</span>` : ''}${k === 'fairs' && waitingQuote ? html` <span class="count" title=${l('inquiries')}>${waitingQuote}</span>` : ''}
         </button>`)}
     </nav>
     <p class="result" role="status" aria-live="polite">${message}</p>
     ${tab === 'shows' && html`<${ShowsTab} shows=${shows} products=${products} names=${names} client=${client.current}
-      reload=${loadShows} say=${say} />`}
+      reload=${loadShows} say=${say} booths=${booths} fairs=${fairs} />`}
+    ${tab === 'fairs' && html`<${FairsTab} booths=${booths} fairs=${fairs} products=${products} reload=${loadFairs} say=${say}
+      inquiries=${inquiries} putInquiries=${putInquiries} names=${names} />`}
     ${tab === 'products' && html`<${ProductsTab} products=${products} reload=${loadProducts} say=${say} sellerId=${sellerId} />`}
     ${tab === 'orders' && html`<${OrdersTab} orders=${orders} putOrder=${putOrder} say=${say} />`}
     ${tab === 'profile' && html`<${ProfileTab} sellerId=${sellerId} say=${say} />`}`;
@@ -208,7 +298,7 @@ function SignedIn({ sellerId }) {
 
 // ---------------------------------------------------------------- shows
 
-function ShowsTab({ shows, products, names, client, reload, say }) {
+function ShowsTab({ shows, products, names, client, reload, say, booths, fairs }) {
   const [controlled, setControlled] = useState(null);
   const [summaryOf, setSummaryOf] = useState(null);
   if (!shows || !products) return html`<p>${l('loading')}</p>`;
@@ -236,6 +326,7 @@ function ShowsTab({ shows, products, names, client, reload, say }) {
               ${s.status === 'live' ? l('startedAt', vnTime(s.started_at)) : ''}
               ${s.status === 'ended' ? l('endedAt', vnTime(s.ended_at)) : ''}
               ${' · '}${t('products', s.lineup.length)}</p>
+            ${s.fair_id && html`<p class="in-fair"><a href=${`/fairs/${s.fair_id}`}>${l('inFair', fairs.get(s.fair_id)?.name ?? '')}</a></p>`}
             <p><a href=${`/shows/${s.id}`}>${l('open')}</a></p>
             <div class="actions">
               ${s.status === 'scheduled' && html`<button type="button" onClick=${() => act(s, 'start')}>${l('start')}</button>`}
@@ -246,11 +337,14 @@ function ShowsTab({ shows, products, names, client, reload, say }) {
           </li>`)}
       </ul>
     </section>
-    <${ShowForm} products=${products} reload=${reload} say=${say} />`;
+    <${ShowForm} products=${products} reload=${reload} say=${say} booths=${booths} fairs=${fairs} />`;
 }
 
-function ShowForm({ products, reload, say }) {
-  const [f, setF] = useState({ title: '', description: '', when: '', kind: 'none', url: '' });
+function ShowForm({ products, reload, say, booths, fairs }) {
+  const [f, setF] = useState({ title: '', description: '', when: '', kind: 'none', url: '', fair: '', duration: '60' });
+  // A show joins the agenda of a fair where the seller's booth is approved, while the fair takes shows.
+  const agendas = (booths ?? []).filter((b) => b.status === 'approved')
+    .map((b) => fairs.get(b.fair_id)).filter((x) => x && (x.status === 'open' || x.status === 'published'));
   const [picked, setPicked] = useState(() => new Set(products.slice(0, 4).map((p) => p.id)));
   const [error, setError] = useState('');
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
@@ -262,11 +356,15 @@ function ShowForm({ products, reload, say }) {
       stream: f.kind === 'none' ? { kind: 'none' } : { kind: f.kind, url: f.url },
       products: products.filter((p) => picked.has(p.id)).map((p) => p.id),
     };
+    if (f.fair) {
+      body.fair_id = f.fair;
+      body.duration_min = Number(f.duration) || 60;
+    }
     const r = await api('POST', '/api/shows', body);
     setError(r.ok ? '' : problem(r));
     if (r.ok) {
       say(l('done'));
-      setF({ title: '', description: '', when: '', kind: 'none', url: '' });
+      setF({ title: '', description: '', when: '', kind: 'none', url: '', fair: '', duration: '60' });
       reload();
     }
   };
@@ -277,8 +375,16 @@ function ShowForm({ products, reload, say }) {
       <input id="new-title" required maxlength="120" value=${f.title} onInput=${set('title')} />
       <label for="new-description">${l('description')}</label>
       <textarea id="new-description" rows="2" maxlength="2000" value=${f.description} onInput=${set('description')}></textarea>
-      <label for="new-when">${l('scheduledAt')}</label>
-      <input id="new-when" type="datetime-local" value=${f.when} onInput=${set('when')} />
+      ${agendas.length > 0 && html`<label for="new-fair">${l('showFair')}</label>
+        <select id="new-fair" value=${f.fair} onChange=${set('fair')}>
+          <option value="">${l('noFair')}</option>
+          ${agendas.map((x) => html`<option value=${x.id}>${x.name}</option>`)}
+        </select>
+        ${f.fair && html`<p class="hint">${l('fairNeedsTime')} ${fairWhen(fairs.get(f.fair))}</p>`}`}
+      <label for="new-when">${l(f.fair ? 'scheduledAtFair' : 'scheduledAt')}</label>
+      <input id="new-when" type="datetime-local" value=${f.when} onInput=${set('when')} required=${Boolean(f.fair)} />
+      ${f.fair && html`<label for="new-duration">${l('duration')}</label>
+        <input id="new-duration" type="number" min="15" max="600" inputmode="numeric" value=${f.duration} onInput=${set('duration')} />`}
       <label for="new-stream">${l('stream')}</label>
       <select id="new-stream" value=${f.kind} onChange=${set('kind')}>
         ${['none', 'hls', 'youtube', 'facebook'].map((k) => html`<option value=${k}>${l(`sk_${k}`)}</option>`)}
@@ -489,6 +595,215 @@ function Summary({ show, names, onClose }) {
     </section>`;
 }
 
+// ---------------------------------------------------------------- fairs
+
+function FairsTab({ booths, fairs, products, reload, say, inquiries, putInquiries, names }) {
+  const [editing, setEditing] = useState(null);
+  useEffect(() => {
+    if (location.hash === '#inquiries') document.getElementById('inquiries-title')?.scrollIntoView();
+  }, [Boolean(inquiries && booths && products)]);
+  if (!booths || !products) return html`<p>${l('loading')}</p>`;
+  const taken = new Set(booths.map((b) => b.fair_id));
+  const open = [...fairs.values()].filter((f) => (f.status === 'open' || f.status === 'published') && !taken.has(f.id));
+  return html`
+    <section class="panel" aria-labelledby="booths-title">
+      <h2 id="booths-title">${l('myBooths')}</h2>
+      ${booths.length === 0 && html`<p>${l('noBooths')}</p>`}
+      <ul class="cards">
+        ${[...booths].reverse().map((b) => html`<li class="card" key=${b.id} data-booth=${b.id}>
+          <span class=${`badge booth-${b.status}`}>${l(`b_${b.status}`)}</span>
+          <h3>${b.title}</h3>
+          <p>${fairs.get(b.fair_id)?.name ?? ''}</p>
+          ${fairs.get(b.fair_id) && html`<p>${fairWhen(fairs.get(b.fair_id))}</p>`}
+          <p>${t('products', b.featured_products.length)}</p>
+          <div class="actions">
+            <a class="button secondary" href=${`/booths/${b.id}`}>${l('openBooth')}</a>
+            <button type="button" class="secondary" onClick=${() => setEditing(b)}>${l('edit')}</button>
+          </div>
+        </li>`)}
+      </ul>
+    </section>
+    ${editing && html`<${BoothForm} key=${editing.id} booth=${editing} products=${products}
+      onDone=${() => { setEditing(null); say(l('done')); reload(); }} onCancel=${() => setEditing(null)} />`}
+    <${Inquiries} inquiries=${inquiries} put=${putInquiries} names=${names} booths=${booths} say=${say} />
+    ${!editing && html`<${BoothForm} key="apply" fairsOpen=${open} products=${products}
+      onDone=${() => { say(l('applied')); reload(); }} />`}`;
+}
+
+const INQUIRY_STATUSES = ['open', 'quoted', 'accepted', 'declined'];
+
+/** The quote requests buyers sent the seller's booths, newest first, filtered by status. */
+function Inquiries({ inquiries, put, names, booths, say }) {
+  const [filter, setFilter] = useState('all');
+  const [, tick] = useState(0);
+  const all = [...(inquiries?.values() ?? [])].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  // Redrawn when the next quote runs out, so the row says so at the right moment.
+  useEffect(() => {
+    const now = Date.now();
+    const next = Math.min(...all.filter((i) => i.status === 'quoted').map((i) => Date.parse(i.quote.valid_until)).filter((x) => x > now));
+    if (!Number.isFinite(next)) return undefined;
+    const timer = setTimeout(() => tick((n) => n + 1), Math.min(next - now + 250, 2 ** 31 - 1));
+    return () => clearTimeout(timer);
+  });
+  const shown = all.filter((i) => filter === 'all' || i.status === filter);
+  const boothTitles = new Map((booths ?? []).map((b) => [b.id, b.title]));
+  const count = (st) => all.filter((i) => i.status === st).length;
+  return html`
+    <section class="panel" id="inquiries" aria-labelledby="inquiries-title">
+      <h2 id="inquiries-title">${l('inquiries')}</h2>
+      ${!inquiries && html`<p>${l('loading')}</p>`}
+      ${inquiries && html`<label for="iq-filter">${l('iqFilter')}</label>
+        <select id="iq-filter" value=${filter} onChange=${(e) => setFilter(e.target.value)}>
+          <option value="all">${l('iqAll')} (${all.length})</option>
+          ${INQUIRY_STATUSES.map((st) => html`<option value=${st}>${t(`iq_${st}`)} (${count(st)})</option>`)}
+        </select>
+        <ol class="orders inquiries" aria-live="polite">
+          ${shown.length === 0 && html`<li class="empty">${l('noInquiries')}</li>`}
+          ${shown.map((i) => html`<${InquiryRow} key=${i.id} iq=${i} put=${put} say=${say}
+            product=${i.product_id ? names.get(i.product_id) ?? '' : l('iqAny')} booth=${boothTitles.get(i.booth_id)} />`)}
+        </ol>`}
+    </section>`;
+}
+
+/** `n` as Vietnam writes numbers: 1.200. */
+const num = (n) => Number(n).toLocaleString('vi-VN');
+
+/** A datetime-local value this many hours from now, in Vietnam time, on the minute. */
+const vnLocalIn = (hours) => toVietnamLocal(new Date(Date.now() + hours * 3600 * 1000).toISOString());
+
+function InquiryRow({ iq, put, say, product, booth }) {
+  const [quoting, setQuoting] = useState(false);
+  const [declining, setDeclining] = useState(false);
+  const q = iq.quote;
+  const expired = iq.status === 'quoted' && Date.parse(q.valid_until) <= Date.now();
+  const decline = async () => {
+    const r = await api('POST', `/api/inquiries/${iq.id}/decline`);
+    setDeclining(false);
+    if (r.ok) put([r.body.inquiry]);
+    say(r.ok ? l('done') : problem(r));
+  };
+  const asked = [l('iqAsked', num(iq.quantity), iq.unit), iq.target_price ? l('iqTarget', `${vnd(iq.target_price)} / ${iq.unit}`) : '',
+    iq.deliver_by ? l('iqBy', vnDate(iq.deliver_by)) : ''].filter(Boolean).join(' · ');
+  return html`<li class=${`order inquiry iq-${iq.status}`} data-inquiry=${iq.id}>
+    <span class=${`badge iq-badge iq-${iq.status}`}>${t(`iq_${iq.status}`)}</span>
+    <p class="what">${product || '…'} · ${l('iqFrom', iq.buyer_name)}</p>
+    <p class="asked">${asked}</p>
+    <p class="message">${iq.message}</p>
+    <p class="when">${l('iqAt', vnTime(iq.created_at))}${booth ? ` · ${l('iqBooth', booth)}` : ''}</p>
+    ${q && html`<div class="quote">
+      <p class="price">${l('iqQuoted', vnd(q.price), iq.unit, num(q.quantity), vnTime(q.valid_until))}</p>
+      <p>${l('iqTotal', vnd(q.price * q.quantity))}</p>
+      ${q.message && html`<p class="message">${q.message}</p>`}
+    </div>`}
+    ${iq.status === 'accepted' && html`<p class="ok">${l('iqAccepted')}</p>`}
+    ${iq.status === 'declined' && html`<p class="hint">${l('iqDeclined')}</p>`}
+    ${expired && html`<p class="hint warn">${l('iqExpired')}</p>`}
+    ${(iq.status === 'open' || iq.status === 'quoted') && !quoting && !declining && html`<div class="actions">
+      ${iq.status === 'open' && html`<button type="button" class="quote-button" onClick=${() => setQuoting(true)}>${l('iqQuote')}<span class="sr">: ${iq.buyer_name}</span></button>`}
+      <button type="button" class="secondary" onClick=${() => setDeclining(true)}>${l('iqDecline')}<span class="sr">: ${iq.buyer_name}</span></button>
+    </div>`}
+    ${declining && html`<div class="confirm" role="group" aria-label=${l('iqDecline')}>
+      <p>${l('iqSure')}</p>
+      <div class="actions">
+        <button type="button" class="danger" onClick=${decline}>${l('iqYes')}</button>
+        <button type="button" class="secondary" onClick=${() => setDeclining(false)}>${l('iqNo')}</button>
+      </div>
+    </div>`}
+    ${quoting && iq.status === 'open' && html`<${QuoteForm} iq=${iq} onCancel=${() => setQuoting(false)}
+      onDone=${(next) => { setQuoting(false); put([next]); say(l('done')); }} />`}
+  </li>`;
+}
+
+/** The seller's one quote: price per unit, quantity, until when (typed in Vietnam time, sent in UTC). */
+function QuoteForm({ iq, onDone, onCancel }) {
+  const [f, setF] = useState({ price: iq.target_price ? String(iq.target_price) : '', quantity: String(iq.quantity), until: vnLocalIn(72), message: '' });
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState('');
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const id = (k) => `q-${iq.id}-${k}`;
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = { price: Number(f.price), quantity: Number(f.quantity),
+      valid_until: f.until ? new Date(fromVietnamLocal(f.until)).toISOString() : '', message: f.message || undefined };
+    const r = await api('POST', `/api/inquiries/${iq.id}/quote`, body);
+    if (r.ok) { onDone(r.body.inquiry); return; }
+    const fieldErrors = r.body?.errors ?? {};
+    setErrors(Object.fromEntries(Object.entries(fieldErrors).map(([k, v]) => [k, fieldMessage(v)])));
+    setError(r.body?.errors ? '' : problem(r));
+  };
+  const field = (k, name, label, attrs) => html`<div class="field">
+    <label for=${id(k)}>${label}</label>
+    <input id=${id(k)} value=${f[k]} onInput=${set(k)} aria-invalid=${errors[name] ? 'true' : undefined}
+      aria-describedby=${`${id(k)}-error`} ...${attrs} />
+    <p class="field-error" id=${`${id(k)}-error`}>${errors[name] ?? ''}</p>
+  </div>`;
+  const total = Number(f.price) * Number(f.quantity);
+  return html`<form class="quote-form" onSubmit=${submit} aria-label=${l('iqQuoteTitle')}>
+    <div class="grid2">
+      ${field('price', 'price', l('iqPrice'), { type: 'number', min: 1, required: true, inputmode: 'numeric' })}
+      ${field('quantity', 'quantity', `${l('iqQty')} (${iq.unit})`, { type: 'number', min: 1, required: true, inputmode: 'numeric' })}
+    </div>
+    ${total > 0 && html`<p class="hint">${l('iqTotal', vnd(total))}</p>`}
+    ${field('until', 'valid_until', l('iqValid'), { type: 'datetime-local', required: true })}
+    <label for=${id('message')}>${l('iqMessage')}</label>
+    <textarea id=${id('message')} rows="2" maxlength="2000" value=${f.message} onInput=${set('message')}></textarea>
+    <p class="field-error">${errors.message ?? ''}</p>
+    <p class="error" role="alert">${error}</p>
+    <div class="actions">
+      <button type="submit">${l('iqSend')}</button>
+      <button type="button" class="secondary" onClick=${onCancel}>${l('cancelEdit')}</button>
+    </div>
+  </form>`;
+}
+
+/** Applies for a booth (`fairsOpen` to choose from), or edits `booth`. */
+function BoothForm({ booth, fairsOpen, products, onDone, onCancel }) {
+  const [f, setF] = useState(() => ({ fair: fairsOpen?.[0]?.id ?? '', title: booth?.title ?? '', description: booth?.description ?? '' }));
+  const [picked, setPicked] = useState(() => new Set(booth?.featured_products ?? []));
+  const [error, setError] = useState('');
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const toggle = (id) => setPicked((x) => { const n = new Set(x); if (n.has(id)) n.delete(id); else if (n.size < 12) n.add(id); return n; });
+  if (!booth && fairsOpen.length === 0) {
+    return html`<section class="panel" aria-labelledby="apply-title"><h2 id="apply-title">${l('apply')}</h2><p>${l('noFairToApply')}</p></section>`;
+  }
+  // The fair chosen, or the first one still taking booths once the list changed.
+  const fairId = fairsOpen?.some((x) => x.id === f.fair) ? f.fair : fairsOpen?.[0]?.id;
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = { title: f.title || undefined, description: f.description || undefined,
+      featured_products: products.filter((p) => picked.has(p.id)).map((p) => p.id) };
+    const r = booth ? await api('PATCH', `/api/booths/${booth.id}`, body) : await api('POST', `/api/fairs/${fairId}/booths`, body);
+    setError(r.ok ? '' : problem(r));
+    if (r.ok) {
+      if (!booth) { setF({ fair: '', title: '', description: '' }); setPicked(new Set()); }
+      onDone(r.body.booth);
+    }
+  };
+  return html`
+    <form class="panel" id="booth-form" onSubmit=${submit} aria-labelledby="apply-title">
+      <h2 id="apply-title">${booth ? l('editBooth', booth.title) : l('apply')}</h2>
+      ${!booth && html`<label for="b-fair">${l('fair')}</label>
+        <select id="b-fair" value=${fairId} onChange=${set('fair')}>
+          ${fairsOpen.map((x) => html`<option value=${x.id}>${x.name} (${t(x.status === 'open' ? 'fairOpen' : 'fairPublished')})</option>`)}
+        </select>`}
+      <label for="b-title">${l('boothTitle')}</label>
+      <input id="b-title" maxlength="120" value=${f.title} onInput=${set('title')} />
+      <label for="b-description">${l('boothDescription')}</label>
+      <textarea id="b-description" rows="3" maxlength="2000" value=${f.description} onInput=${set('description')}></textarea>
+      <fieldset>
+        <legend>${l('featured')}</legend>
+        ${products.length === 0 && html`<p>${l('noProducts')}</p>`}
+        ${products.map((p) => html`<label class="check" key=${p.id}>
+          <input type="checkbox" value=${p.id} checked=${picked.has(p.id)} onChange=${() => toggle(p.id)} /> ${p.name}</label>`)}
+      </fieldset>
+      <p class="error" role="alert">${error}</p>
+      <div class="actions">
+        <button type="submit">${booth ? l('save') : l('sendApplication')}</button>
+        ${booth && html`<button type="button" class="secondary" onClick=${onCancel}>${l('cancelEdit')}</button>`}
+      </div>
+    </form>`;
+}
+
 // ---------------------------------------------------------------- products
 
 const EMPTY_PRODUCT = {
@@ -621,13 +936,8 @@ function OrdersTab({ orders, putOrder, say }) {
     say(r.ok ? l('done') : problem(r));
   };
   const csv = async () => {
-    const r = await fetch('/api/seller/orders?format=csv&limit=1000', { headers: { authorization: `Bearer ${session().token}` } });
-    if (!r.ok) { say(t('tryAgain')); return; }
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(await r.blob());
-    a.download = 'don-hang.csv';
-    a.click();
-    URL.revokeObjectURL(a.href);
+    const r = await download('/api/seller/orders?format=csv&limit=1000', 'don-hang.csv');
+    if (!r.ok) say(t('tryAgain'));
   };
   return html`
     <section class="panel" aria-labelledby="orders-title">

@@ -11,6 +11,7 @@ export async function showPage(root, showId) {
   const state = { show: null, pinned: null, offers: new Map(), me: auth.user, order: null, stuckToBottom: true };
 
   const title = el('h1', { class: 'show-title' });
+  const fairLink = el('a', { class: 'crumb', hidden: '' }, t('backToFair'));
   const status = el('span', { class: 'badge' });
   const viewers = el('span', { class: 'viewers', 'aria-live': 'off' });
   const video = el('div', { class: 'video' });
@@ -23,10 +24,12 @@ export async function showPage(root, showId) {
   const hearts = el('button', { type: 'button', class: 'heart' }, '♥ ', heartCount, el('span', { class: 'sr' }, ` ${t('sendHeart')}`));
   const conn = el('p', { class: 'conn', role: 'status' });
   const notice = el('p', { class: 'announcement', role: 'status', 'aria-live': 'polite' });
+  // Why the fair's organiser (or an admin) stopped the show, when they did: kept on screen.
+  const stopped = el('p', { class: 'stopped', role: 'alert' });
   const form = chatForm();
   root.replaceChildren(
-    el('header', { class: 'show-head' }, status, title, viewers),
-    video, conn, notice, pinned, offer, result,
+    el('header', { class: 'show-head' }, fairLink, status, title, viewers),
+    video, conn, stopped, notice, pinned, offer, result,
     el('section', { class: 'chat-box', 'aria-label': t('chat') }, chat, hint, el('div', { class: 'chat-actions' }, form, hearts)),
   );
 
@@ -55,12 +58,27 @@ export async function showPage(root, showId) {
   function drawShow() {
     const s = state.show;
     title.textContent = s.title;
+    if (s.fair_id) {
+      fairLink.href = `/fairs/${encodeURIComponent(s.fair_id)}`;
+      fairLink.hidden = false;
+    }
     document.title = `${s.title} · ${t('brand')}`;
     status.textContent = s.status === 'live' ? t('liveBadge') : s.status === 'ended' ? t('ended') : t('soonBadge');
     status.className = s.status === 'live' ? 'badge' : 'badge soon';
     const codes = s.lineup.map((l) => l.code).join(', ');
     hint.textContent = s.status === 'live' ? t('chotHint', codes) : '';
     drawVideo(video, s);
+  }
+
+  /** Who stopped the show and why; a seller who gave a reason for ending it is quoted too. */
+  function drawStopped({ reason, by }) {
+    const role = by && by.role;
+    if (role === 'seller') {
+      stopped.textContent = reason ? t('stoppedBySeller', reason) : '';
+      return;
+    }
+    const admin = role === 'admin';
+    stopped.textContent = reason ? t(admin ? 'stoppedByAdmin' : 'stoppedByOrganiser', reason) : t(admin ? 'stoppedByAdminBare' : 'stoppedByOrganiserBare');
   }
 
   function drawPinned() {
@@ -223,6 +241,8 @@ export async function showPage(root, showId) {
       for (const ev of snap.chat) addChat(ev);
       viewers.textContent = t('viewers', snap.viewers);
       heartCount.textContent = String(snap.reactions.heart);
+      // A show stopped before this page opened says so as well as one stopped in front of it.
+      if (snap.show.stopped) drawStopped(snap.show.stopped);
       drawShow();
       drawPinned();
       drawOffer();
@@ -239,8 +259,12 @@ export async function showPage(root, showId) {
           if (o) { o.remaining = d.remaining; drawOffer(); }
           break;
         }
-        case 'status': state.show = { ...state.show, status: d.status }; drawShow(); drawPinned(); drawOffer(); break;
-        case 'show': state.show = d.show; drawShow(); break;
+        case 'status':
+          state.show = { ...state.show, status: d.status };
+          if (d.by) drawStopped({ reason: d.reason, by: d.by });
+          drawShow(); drawPinned(); drawOffer();
+          break;
+        case 'show': state.show = d.show; drawShow(); if (d.show.stopped) drawStopped(d.show.stopped); break;
         case 'announcement': notice.textContent = d.text || ''; break;
         case 'viewers': viewers.textContent = t('viewers', d.count); break;
         case 'reactions': heartCount.textContent = String(d.heart); break;

@@ -10,7 +10,7 @@ const TEXT = {
     foot: 'Sản phẩm OCOP — Mỗi xã một sản phẩm. Thanh toán khi nhận hàng.',
     offline: 'Mất kết nối. Đang thử lại…', reconnecting: 'Đang kết nối lại…', signInAgain: 'Phiên đăng nhập đã hết hạn, hãy đăng nhập lại.',
     other: 'English', otherLang: 'en', building: 'Trang này đang được hoàn thiện.',
-    organiser: 'Bàn điều khiển ban tổ chức', organiserSoon: 'Ban tổ chức sẽ tạo và điều hành hội chợ OCOP trực tuyến tại đây: lịch hội chợ, duyệt gian hàng, lịch sân khấu và số liệu trực tiếp.',
+    organiser: 'Bàn điều khiển ban tổ chức',
     onScreen: 'Sản phẩm đang giới thiệu', flashOffer: 'Giá sốc', chat: 'Bình luận', sendHeart: 'Thả tim',
     certificate: (n, by) => `Chứng nhận OCOP số ${n}, ${by}`, trace: 'Truy xuất nguồn gốc',
     buyAtList: (p) => `Mua giá ${p}`, buyNow: 'Mua ngay', quantity: 'Số lượng', limit: (n) => `Tối đa ${n} mỗi người`,
@@ -31,6 +31,16 @@ const TEXT = {
     err_offer_ended: 'Ưu đãi đã kết thúc.', err_insufficient_stock: 'Không còn đủ hàng cho số lượng này.',
     err_rate_limited: 'Bạn gửi nhanh quá, chờ một chút nhé.', err_muted: 'Bạn đang bị tạm khóa bình luận.',
     err_invalid_state: 'Phiên live chưa bắt đầu hoặc đã kết thúc.', err_forbidden: 'Tài khoản này không làm được việc đó.',
+    fairsTitle: 'Hội chợ OCOP trực tuyến', fairOpen: 'Đang mở cửa', fairPublished: 'Sắp mở cửa', fairClosed: 'Đã đóng cửa',
+    fairDraft: 'Bản nháp', backToFair: '← Về hội chợ', fairWhen: (a, b) => `Từ ${a} đến ${b}`,
+    g_food: 'Thực phẩm', g_drinks: 'Đồ uống', g_herbal: 'Thảo dược', g_handicraft: 'Thủ công mỹ nghệ', g_ornamental: 'Sinh vật cảnh',
+    g_tourism: 'Du lịch cộng đồng', starsLabel: (n) => `${'★'.repeat(n)} OCOP ${n} sao`,
+    stoppedByOrganiser: (r) => `Phiên live đã bị ban tổ chức dừng: ${r}`, stoppedByAdmin: (r) => `Phiên live đã bị quản trị viên dừng: ${r}`,
+    stoppedByOrganiserBare: 'Phiên live đã bị ban tổ chức dừng.', stoppedByAdminBare: 'Phiên live đã bị quản trị viên dừng.',
+    stoppedBySeller: (r) => `Người bán đã kết thúc phiên live: ${r}`,
+    iq_open: 'Chờ báo giá', iq_quoted: 'Đã báo giá', iq_accepted: 'Đã chốt', iq_declined: 'Đã từ chối',
+    fe_empty: 'Không được để trống.', fe_range: (a, b) => `Phải từ ${a} đến ${b}.`, fe_today: 'Phải từ hôm nay trở đi.',
+    fe_future: 'Phải là một thời điểm sắp tới.', fe_product: 'Không phải sản phẩm của gian hàng này.',
   },
   en: {
     brand: 'OCOP online market', title: 'OCOP online market',
@@ -40,7 +50,7 @@ const TEXT = {
     foot: 'OCOP products — One Commune One Product. Cash on delivery.',
     offline: 'Offline. Retrying…', reconnecting: 'Reconnecting…', signInAgain: 'Your sign-in expired; please sign in again.',
     other: 'Tiếng Việt', otherLang: 'vi', building: 'This page is being finished.',
-    organiser: 'Organiser console', organiserSoon: 'Organisers will create and run online OCOP fairs here: the fair schedule, booth approvals, the stage agenda and live figures.',
+    organiser: 'Organiser console',
     onScreen: 'On screen', flashOffer: 'Flash offer', chat: 'Chat', sendHeart: 'Send a heart',
     certificate: (n, by) => `OCOP certificate ${n}, ${by}`, trace: 'Trace its origin',
     buyAtList: (p) => `Buy at ${p}`, buyNow: 'Buy now', quantity: 'Quantity', limit: (n) => `At most ${n} each`,
@@ -61,6 +71,16 @@ const TEXT = {
     err_offer_ended: 'The offer has ended.', err_insufficient_stock: 'Not enough left for that quantity.',
     err_rate_limited: 'Too fast; wait a moment.', err_muted: 'You are muted in this chat for now.',
     err_invalid_state: 'The show has not started or has ended.', err_forbidden: 'This account cannot do that.',
+    fairsTitle: 'Online OCOP fairs', fairOpen: 'Open now', fairPublished: 'Opening soon', fairClosed: 'Closed',
+    fairDraft: 'Draft', backToFair: '← Back to the fair', fairWhen: (a, b) => `From ${a} to ${b}`,
+    g_food: 'Food', g_drinks: 'Drinks', g_herbal: 'Herbal', g_handicraft: 'Handicraft', g_ornamental: 'Ornamental plants',
+    g_tourism: 'Community tourism', starsLabel: (n) => `${'★'.repeat(n)} OCOP ${n} stars`,
+    stoppedByOrganiser: (r) => `The fair's organiser stopped this show: ${r}`, stoppedByAdmin: (r) => `An administrator stopped this show: ${r}`,
+    stoppedByOrganiserBare: 'The fair’s organiser stopped this show.', stoppedByAdminBare: 'An administrator stopped this show.',
+    stoppedBySeller: (r) => `The seller ended this show: ${r}`,
+    iq_open: 'Waiting for a quote', iq_quoted: 'Quoted', iq_accepted: 'Accepted', iq_declined: 'Declined',
+    fe_empty: 'Required.', fe_range: (a, b) => `Must be from ${a} to ${b}.`, fe_today: 'Must be today or later.',
+    fe_future: 'Must be a time still to come.', fe_product: 'Not one of this booth’s products.',
   },
 };
 
@@ -88,6 +108,69 @@ export function vnTime(iso) {
   }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
   // As Vietnam writes it: 19:30 ngày 01/12 (and 19:30, 01/12 in English).
   return lang === 'vi' ? `${parts.hour}:${parts.minute} ngày ${parts.day}/${parts.month}` : `${parts.hour}:${parts.minute}, ${parts.day}/${parts.month}`;
+}
+
+/** A `YYYY-MM-DD` date as Vietnam writes it: 15/01/2027. */
+export const vnDate = (ymd) => (ymd ? ymd.split('-').reverse().join('/') : '');
+
+/** Today's date in Vietnam, `YYYY-MM-DD` (for a date field's `min`). */
+export const todayInVietnam = () => new Date(Date.now() + 7 * 3600 * 1000).toISOString().slice(0, 10);
+
+/**
+ * A field's message from a problem document, in the page's language where the server's wording
+ * is a known one (the server writes English), else as the server wrote it.
+ */
+export function fieldMessage(msg) {
+  const range = /^must be from (\d+) to (\d+)$/.exec(msg);
+  if (range) return t('fe_range', Number(range[1]).toLocaleString('vi-VN'), Number(range[2]).toLocaleString('vi-VN'));
+  const known = { 'must not be empty': 'fe_empty', 'must be today or later': 'fe_today', 'must be in the future': 'fe_future',
+    "not one of this booth's products": 'fe_product' };
+  return known[msg] ? t(known[msg]) : msg;
+}
+
+/** What a refused REST call says as one line: its detail, or each field's message. */
+export function problemText(r) {
+  const b = r.body;
+  if (r.status === 0) return t('offline');
+  if (b && b.errors) return Object.values(b.errors).map(fieldMessage).join(' ');
+  return (b && (b.detail || b.title)) || t('tryAgain');
+}
+
+/**
+ * Downloads `path` with the session's token (a link cannot carry it) and saves it as
+ * `filename`: `{ok, status}`.
+ */
+export async function download(path, filename) {
+  const { token } = session();
+  try {
+    const r = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    if (!r.ok) return { ok: false, status: r.status };
+    const blob = await r.blob();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    // Revoked later: some browsers read the blob only after the click has returned.
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    return { ok: true };
+  } catch {
+    return { ok: false, status: 0 };
+  }
+}
+
+/** A fair's opening hours in Vietnam time: "Từ 08:00 ngày 01/12 đến 20:00 ngày 08/12". */
+export const fairWhen = (fair) => t('fairWhen', vnTime(fair.opens_at), vnTime(fair.closes_at));
+
+/** `2026-12-01T19:30` typed in a form as Vietnam time (UTC+7 all year, no daylight saving) → RFC 3339. */
+export const fromVietnamLocal = (v) => (v ? `${v}:00+07:00` : undefined);
+
+/** RFC 3339 → the `2026-12-01T19:30` a datetime-local field shows, in Vietnam time. */
+export function toVietnamLocal(iso) {
+  if (!iso) return '';
+  const d = new Date(Date.parse(iso) + 7 * 3600 * 1000);
+  return d.toISOString().slice(0, 16);
 }
 
 /** An element with attributes and children; strings become text nodes, never markup. */

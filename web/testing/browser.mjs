@@ -20,6 +20,8 @@ export const PHONES = [
   { name: '360x800', width: 360, height: 800 },
   { name: '390x844', width: 390, height: 844 },
 ];
+/** A laptop's window, for the consoles and pages that are also used at a desk. */
+export const DESKTOP = { name: '1280x800', width: 1280, height: 800 };
 // Flags without which Chromium stalls on a closed network.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -61,12 +63,12 @@ export async function signIn(page, email, next, password = DEMO_PASSWORD) {
 }
 
 /**
- * Screenshots of the whole page at each phone size (`<name>-<size>.png`), and no serious or
- * critical accessibility violation at either.
+ * Screenshots of the whole page at each phone size (`<name>-<size>.png`), or at `sizes`, and no
+ * serious or critical accessibility violation at any of them.
  */
-export async function shoot(page, name) {
+export async function shoot(page, name, sizes = PHONES) {
   const own = page.viewportSize();
-  for (const size of PHONES) {
+  for (const size of sizes) {
     await page.setViewportSize({ width: size.width, height: size.height });
     // From the top, so a sticky header is where a reader expects it.
     await page.evaluate(() => window.scrollTo(0, 0));
