@@ -190,7 +190,7 @@ impl App {
         ));
         let fairs = Arc::new(Fairs::new(
             engine.clone(),
-            catalog.clone(),
+            accounts.clone(),
             shows.clone(),
             hub.clone(),
             chat,

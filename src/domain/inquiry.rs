@@ -71,8 +71,23 @@ pub struct Inquiry {
     pub status: InquiryStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<Quote>,
+    /// How the seller reaches the buyer: given once the buyer accepts the quote, not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_contact: Option<BuyerContact>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// The buyer's contact as their account has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BuyerContact {
+    pub name: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The delivery address the buyer saved, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// `POST /api/booths/{id}/inquiries`.
@@ -169,6 +184,7 @@ impl InquiryInput {
             message,
             status: InquiryStatus::Open,
             quote: None,
+            buyer_contact: None,
             created_at: at.clone(),
             updated_at: at,
         })

@@ -14,7 +14,7 @@ use super::{CAS_TRIES, FairError, Fairs, decode, encode};
 use crate::auth::{Role, User};
 use crate::catalog::CatalogError;
 use crate::domain::fair::{BoothStatus, FairStatus};
-use crate::domain::inquiry::{Inquiry, InquiryInput, Parties, QuoteInput};
+use crate::domain::inquiry::{BuyerContact, Inquiry, InquiryInput, Parties, QuoteInput};
 use crate::engine::EngineError;
 
 /// Inquiries one buyer may send an hour: enough for a buyer shopping a fair, not for a script.
@@ -141,7 +141,24 @@ impl Fairs {
             return Err(FairError::Forbidden("only the buyer who asked accepts a quote"));
         }
         let now = self.clock.now();
-        let inquiry = self.update_inquiry(id, |i| i.accept(now).map_err(|m| FairError::InvalidState(m.into()))).await?;
+        // The seller gets the buyer's contact with the acceptance, to arrange the deal.
+        let contact = match self.accounts.get(user.id).await {
+            Ok(a) => Some(BuyerContact {
+                name: a.delivery.as_ref().map_or_else(|| a.name.clone(), |d| d.name.clone()),
+                email: a.email.clone(),
+                phone: a.delivery.as_ref().map(|d| d.phone.clone()).or(a.phone.clone()),
+                address: a.delivery.as_ref().map(|d| d.address.clone()),
+            }),
+            Err(crate::accounts::AccountError::Engine(e)) => return Err(e.into()),
+            Err(_) => None,
+        };
+        let inquiry = self
+            .update_inquiry(id, |i| {
+                i.accept(now).map_err(|m| FairError::InvalidState(m.into()))?;
+                i.buyer_contact.clone_from(&contact);
+                Ok(())
+            })
+            .await?;
         let seller = self.seller_account(&inquiry).await?;
         self.notify(seller, "inquiry.accepted", "inquiry", &inquiry, inquiry.id).await?;
         Ok(inquiry)

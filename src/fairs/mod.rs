@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::accounts::Accounts;
 use crate::auth::{Role, User};
 use crate::catalog::{Catalog, CatalogError};
 use crate::chat::{Chat, ChatError, Room as ChatRoom};
@@ -198,6 +199,7 @@ const SECONDS_FLUSH_EVERY: u32 = 15;
 
 pub struct Fairs {
     engine: Engine,
+    accounts: Accounts,
     catalog: Catalog,
     shows: Arc<Shows>,
     hub: Arc<Hub>,
@@ -222,7 +224,7 @@ const MAX_VIEWS: usize = 1000;
 impl Fairs {
     pub fn new(
         engine: Engine,
-        catalog: Catalog,
+        accounts: Accounts,
         shows: Arc<Shows>,
         hub: Arc<Hub>,
         chat: Arc<Chat>,
@@ -232,7 +234,8 @@ impl Fairs {
         let node_id = config.node_id.clone();
         Self {
             engine,
-            catalog,
+            catalog: accounts.catalog().clone(),
+            accounts,
             shows,
             hub,
             chat,

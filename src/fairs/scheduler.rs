@@ -225,7 +225,8 @@ mod tests {
             ShowsConfig { public_url: "http://127.0.0.1".into() },
         ));
         let config = FairsConfig { reminder_lead: Duration::from_secs(600), node_id: node };
-        (Arc::new(Fairs::new(engine.clone(), catalog, shows, hub, chat, clock, config)), engine)
+        let accounts = crate::accounts::Accounts::new(engine.state.clone(), catalog);
+        (Arc::new(Fairs::new(engine.clone(), accounts, shows, hub, chat, clock, config)), engine)
     }
 
     async fn events(broker: &dyn Broker, channel: &str) -> Vec<serde_json::Value> {

@@ -222,6 +222,9 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
     assert_eq!(accepted.ok(200)["inquiry"]["status"], "accepted");
     let done = next_on(&mut s1_ws, &s1_me, "notify").await;
     assert_eq!(done["data"]["kind"], "inquiry.accepted");
+    let contact = &done["data"]["inquiry"]["buyer_contact"];
+    assert_eq!(contact["email"], buyer_user["email"], "the seller can reach the buyer once accepted: {contact}");
+    assert!(quoted.ok(200)["inquiry"].get("buyer_contact").is_none(), "not before");
     api_b.post(&format!("/api/inquiries/{}/decline", id(&inquiry)), Some(&buyer), json!({})).await.problem(409);
     assert_eq!(api.get("/api/me/inquiries", Some(&s1)).await.ok(200)["items"][0]["id"], inquiry["id"]);
     assert_eq!(api_b.get("/api/me/inquiries", Some(&buyer)).await.ok(200)["items"][0]["status"], "accepted");
