@@ -4,7 +4,7 @@ A few rules of the API tie one field to another or to stored data, which JSON Sc
 (the OpenAPI document says them in the descriptions): a certificate expires after it was issued,
 only a 4-star product may be a potential five-star one, a combo is made of the seller's own
 single products, a show's lineup is the seller's products, and only sellers have a seller
-profile. Before each request generated as valid, these hooks make the body keep those rules, so that the check that valid data is accepted means something; requests
+profile, and a booth features its seller's products. Before each request generated as valid, these hooks make the body keep those rules, so that the check that valid data is accepted means something; requests
 generated as invalid are sent as they are.
 
 The server also cleans free text before checking it (control and invisible characters go,
@@ -18,9 +18,12 @@ than answer 404 to every drawn id.
 
 OCOP_SCHEMATHESIS_BASE is the server's address, OCOP_SCHEMATHESIS_PRODUCTS the ids of the
 signed-in seller's single products, OCOP_SCHEMATHESIS_ORDERS those of the placed orders, both
-comma-separated.
+comma-separated, and OCOP_SCHEMATHESIS_SELLER that seller's id (an organiser adds its booth).
+A fair generated as valid opens in an hour and closes two days later, and a change to the open
+demo fair leaves its times alone.
 """
 
+import datetime
 import json
 import os
 import unicodedata
@@ -33,6 +36,7 @@ from schemathesis.core.parameters import ParameterLocation
 BASE = os.environ.get("OCOP_SCHEMATHESIS_BASE", "")
 PRODUCTS = [p for p in os.environ.get("OCOP_SCHEMATHESIS_PRODUCTS", "").split(",") if p]
 ORDERS = [o for o in os.environ.get("OCOP_SCHEMATHESIS_ORDERS", "").split(",") if o]
+SELLER = os.environ.get("OCOP_SCHEMATHESIS_SELLER", "")
 ORDER_OPERATIONS = {
     "POST /api/me/orders/{id}/cancel",
     "PUT /api/me/orders/{id}/delivery",
@@ -45,6 +49,11 @@ order_turn = 0
 def _is_positive(case):
     meta = case.meta
     return meta is not None and meta.generation.mode.is_positive
+
+
+def _hours_from_now(hours):
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=hours)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _product(product_id):
@@ -128,6 +137,23 @@ def before_call(ctx, case, **kwargs):
     elif label == "POST /api/shows":
         if isinstance(body.get("products"), list) and body["products"]:
             body["products"] = _own_products(body["products"])
+        # A show joins a fair's agenda only with an approved booth, within the fair's hours and
+        # clear of the seller's other shows, which the stored fairs decide; valid shows here
+        # stay off agendas (tests/it/fairs.rs checks the agenda's rules).
+        body.pop("fair_id", None)
+    elif label in ("POST /api/fairs/{id}/booths", "PATCH /api/booths/{id}"):
+        # A booth features the seller's own products; the organiser adds one for a seller.
+        if SELLER and label.startswith("POST"):
+            body["seller_id"] = SELLER
+        if isinstance(body.get("featured_products"), list) and body["featured_products"]:
+            body["featured_products"] = _own_products(body["featured_products"])
+    elif label == "POST /api/fairs":
+        # A fair closes after it opens, in the future, within 92 days.
+        body["opens_at"], body["closes_at"] = _hours_from_now(1), _hours_from_now(49)
+    elif label == "PATCH /api/fairs/{id}":
+        # Times change only before a fair opens; the demo fair is open.
+        body.pop("opens_at", None)
+        body.pop("closes_at", None)
 
 
 # The invisible formatting characters `vn::clean_text` drops, besides control characters.

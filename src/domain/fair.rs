@@ -87,7 +87,7 @@ pub struct FairInput {
     pub theme: Option<String>,
     /// An https URL of at most 500 characters.
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r#"^\s*(https://[^\s"'<>\x00-\x1f\x7f]+)?\s*$"#)]
     pub banner_url: Option<String>,
     /// RFC 3339; stored in UTC.
     #[schema(format = DateTime)]
@@ -102,7 +102,7 @@ pub struct FairInput {
 #[serde(deny_unknown_fields)]
 pub struct FairPatch {
     #[serde(default)]
-    #[schema(schema_with = super::openapi::optional_text::<120>)]
+    #[schema(schema_with = super::openapi::new_text::<120>)]
     pub name: Option<String>,
     #[serde(default)]
     #[schema(schema_with = super::openapi::optional_text::<2000>)]
@@ -114,7 +114,7 @@ pub struct FairPatch {
     #[schema(schema_with = super::openapi::optional_text::<120>)]
     pub theme: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r#"^\s*(https://[^\s"'<>\x00-\x1f\x7f]+)?\s*$"#)]
     pub banner_url: Option<String>,
     #[serde(default)]
     #[schema(format = DateTime)]
@@ -351,7 +351,7 @@ pub struct BoothInput {
     pub seller_id: Option<Uuid>,
     /// Default: the seller's name.
     #[serde(default)]
-    #[schema(schema_with = super::openapi::optional_text::<120>)]
+    #[schema(schema_with = super::openapi::new_text::<120>)]
     pub title: Option<String>,
     /// Default: the seller's introduction.
     #[serde(default)]
@@ -368,7 +368,7 @@ pub struct BoothInput {
 #[serde(deny_unknown_fields)]
 pub struct BoothPatch {
     #[serde(default)]
-    #[schema(schema_with = super::openapi::optional_text::<120>)]
+    #[schema(schema_with = super::openapi::new_text::<120>)]
     pub title: Option<String>,
     #[serde(default)]
     #[schema(schema_with = super::openapi::optional_text::<2000>)]

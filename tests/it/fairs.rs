@@ -446,3 +446,29 @@ async fn a_flood_of_anonymous_fair_views_costs_the_engine_about_one_read_each() 
         ranges(&after) - ranges(&before)
     );
 }
+
+#[tokio::test]
+async fn bodies_are_objects_and_an_optional_one_may_be_null() {
+    let app = spawn_app().await;
+    let api = app.api();
+    let org = app.token(&staff(Role::Organiser, "BTC"));
+    let fair = api
+        .post("/api/fairs", Some(&org), json!({"name": "Chợ", "opens_at": at(-60), "closes_at": at(3600)}))
+        .await
+        .ok(201)["fair"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A struct's fields as an array are not a body here.
+    let r = api.patch(&format!("/api/fairs/{fair}"), Some(&org), json!([null, null])).await;
+    assert_eq!(r.problem(400)["body"], "must be a JSON object");
+    let (seller, _) = api.register("seller").await;
+    let show = api.post("/api/shows", Some(&seller), json!({"title": "Phiên"})).await.ok(201)["show"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(&format!("/api/shows/{show}/start"), Some(&seller), json!({})).await.ok(200);
+    let ended =
+        api.send(reqwest::Method::POST, &format!("/api/shows/{show}/end"), Some(&seller), Some(Value::Null)).await;
+    assert_eq!(ended.ok(200)["show"]["status"], "ended", "no reason: null is no body");
+}

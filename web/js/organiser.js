@@ -37,7 +37,7 @@ const TEXT = {
     downloaded: (x) => `Đã tải ${x}.`, inquiryList: 'Yêu cầu báo giá của hội chợ', noInquiries: 'Chưa có yêu cầu báo giá nào.',
     iqLine: (b, s) => `${b} → ${s}`, iqAsked: (q, u) => `${q} ${u}`, iqQuote: (p, u) => `báo giá ${p} / ${u}`, iqBy: (d) => `giao trước ${d}`,
     showAll: (n) => `Xem tất cả (${n})`,
-    announcement: 'Thông báo trên sảnh', annText: 'Nội dung thông báo (tối đa 300 ký tự)', announce: 'Đăng thông báo', unannounce: 'Gỡ thông báo', current: (x) => `Đang hiện: ${x}`, none: 'Chưa có thông báo.',
+    announcement: 'Thông báo trên sảnh', annText: 'Nội dung thông báo (tối đa 500 ký tự)', announce: 'Đăng thông báo', unannounce: 'Gỡ thông báo', current: (x) => `Đang hiện: ${x}`, none: 'Chưa có thông báo.',
     booths: 'Gian hàng', refresh: 'Tải lại', st_pending: 'Chờ duyệt', st_approved: 'Đã duyệt', st_rejected: 'Đã từ chối',
     approve: 'Duyệt', reject: 'Từ chối', noBooths: 'Không có.', addBooth: 'Thêm gian hàng cho người bán', sellerId: 'Mã người bán (seller id)',
     boothTitle: 'Tên gian hàng (không bắt buộc)', add: 'Thêm và duyệt',
@@ -73,7 +73,7 @@ const TEXT = {
     downloaded: (x) => `Downloaded ${x}.`, inquiryList: 'The fair’s quote requests', noInquiries: 'No quote request yet.',
     iqLine: (b, s) => `${b} → ${s}`, iqAsked: (q, u) => `${q} ${u}`, iqQuote: (p, u) => `quoted ${p} / ${u}`, iqBy: (d) => `needed by ${d}`,
     showAll: (n) => `Show all (${n})`,
-    announcement: 'Lobby announcement', annText: 'Text (at most 300 characters)', announce: 'Post it', unannounce: 'Remove it', current: (x) => `Showing: ${x}`, none: 'No announcement.',
+    announcement: 'Lobby announcement', annText: 'Text (at most 500 characters)', announce: 'Post it', unannounce: 'Remove it', current: (x) => `Showing: ${x}`, none: 'No announcement.',
     booths: 'Booths', refresh: 'Reload', st_pending: 'Waiting', st_approved: 'Approved', st_rejected: 'Rejected',
     approve: 'Approve', reject: 'Reject', noBooths: 'None.', addBooth: 'Add a booth for a seller', sellerId: 'Seller id',
     boothTitle: 'Booth name (optional)', add: 'Add and approve',
@@ -368,7 +368,7 @@ function FairDesk({ fair: initial, client, say, putFair, onBack, act }) {
       <p class=${lobby.announcement ? 'announcement' : 'empty'}>${lobby.announcement ? l('current', lobby.announcement) : l('none')}</p>
       <form class="announce" onSubmit=${(e) => { e.preventDefault(); announce(text); }}>
         <label for="fair-announcement">${l('annText')}</label>
-        <input id="fair-announcement" required maxlength="300" value=${text} onInput=${(e) => setText(e.target.value)} />
+        <input id="fair-announcement" required maxlength="500" value=${text} onInput=${(e) => setText(e.target.value)} />
         <div class="actions">
           <button type="submit">${l('announce')}</button>
           ${lobby.announcement && html`<button type="button" class="secondary" onClick=${() => announce('')}>${l('unannounce')}</button>`}

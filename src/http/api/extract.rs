@@ -43,6 +43,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             other => ApiError::BadRequest(other.body_text()),
         })?;
+        // Every body of this API is an object (or, where one is optional, null): serde would
+        // also read a struct from an array of its fields.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::Validation(FieldErrors::single("body", "must be a JSON object")));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let error = match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => return Ok(ApiJson(v)),
@@ -77,7 +82,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         if empty {
             return Ok(OptionalJson(None));
         }
-        ApiJson::<T>::from_request(req, state).await.map(|ApiJson(v)| OptionalJson(Some(v)))
+        // `null` is no body too.
+        ApiJson::<Option<T>>::from_request(req, state).await.map(|ApiJson(v)| OptionalJson(v))
     }
 }
 

@@ -112,8 +112,8 @@ pub struct FollowedShows {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnouncementInput {
-    /// At most 300 characters; an empty text clears the announcement.
-    #[schema(max_length = 300)]
+    /// At most 500 characters (as a show's); an empty text clears the announcement.
+    #[schema(max_length = 500)]
     pub text: String,
 }
 
