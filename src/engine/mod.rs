@@ -26,6 +26,7 @@ use serde_json::value::RawValue;
 
 pub mod lease;
 pub mod memory;
+pub mod order;
 pub mod redis;
 pub mod sales;
 mod sales_memory;

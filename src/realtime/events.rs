@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use crate::domain::fair::{Booth, Fair};
 use crate::domain::show::{Show, ShowStatus};
+use crate::engine::order::Order;
 use crate::engine::sales::OfferState;
 use crate::engine::{Broker, EngineError, StreamPosition};
 use crate::realtime::channel::{Channel, ChannelKind};
-use crate::sales::Order;
 
 /// An event of one channel kind.
 pub trait Event: Serialize {

@@ -2,7 +2,6 @@
 //! operations, the events they publish, and "chốt đơn" from the chat.
 
 pub mod chat_order;
-pub mod order;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -19,6 +18,7 @@ use crate::clock::Clock;
 use crate::domain::account::DeliveryContact;
 use crate::domain::show::{Show, ShowStatus};
 use crate::engine::lease::once_per;
+pub use crate::engine::order::{Order, OrderContact, OrderItem};
 use crate::engine::sales::{
     ActionOutcome, CloseReason, OfferState, OfferStatus, OpenOutcome, OrderAction, PlaceOrder, PlaceOutcome, Refusal,
     StoredOrder, Target,
@@ -28,7 +28,6 @@ use crate::realtime::events::{self, Event, SellerEvent, ShowEvent, UserEvent};
 use crate::realtime::protocol::ReplyError;
 use crate::shows::{ShowError, Shows};
 use chat_order::ChatIntent;
-pub use order::{Order, OrderContact, OrderItem};
 
 /// Bounds of an offer, each what a seller on camera could mean.
 pub const MIN_DURATION_S: u64 = 10;
