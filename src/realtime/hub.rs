@@ -215,6 +215,15 @@ impl Hub {
         }
     }
 
+    /// The record of the channel's room on this node (a show), when it has one ready.
+    pub fn room_record(&self, channel: &str) -> Option<serde_json::Value> {
+        let shard = self.shard(channel).lock().unwrap();
+        match &shard.get(channel)?.room {
+            RoomSlot::Ready(room) => room.record().cloned(),
+            _ => None,
+        }
+    }
+
     /// The events after `since` this node delivered on the channel and the position they end
     /// at, when it still has all of them.
     pub fn recent_since(&self, channel: &str, since: &StreamPosition) -> Option<(Vec<Utf8Bytes>, StreamPosition)> {

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -30,6 +31,11 @@ pub trait Room: Send + Sync + 'static {
     fn position(&self) -> &StreamPosition;
     /// The room's status, for rooms that have one (a show's `scheduled`, `live`, `ended`).
     fn status(&self) -> Option<&str> {
+        None
+    }
+    /// The record the room keeps (a show's), as the channel's events left it, so a service on
+    /// this node can read it without the engine.
+    fn record(&self) -> Option<&Value> {
         None
     }
 }

@@ -454,10 +454,24 @@ impl Shows {
         Ok(self.chat.log_of(&Self::room(&show, &base)).await?)
     }
 
-    /// `chat.send`: cleans, checks every rule, masks phone numbers, publishes.
+    /// The show as this node's room keeps it (kept from the channel's own events), or as
+    /// stored when no viewer here made the node load it; refused once ended.
+    async fn open_show_here(&self, id: Uuid) -> Result<Show, ShowError> {
+        let kept =
+            self.hub.room_record(&Channel::show(id).to_string()).and_then(|v| serde_json::from_value::<Show>(v).ok());
+        match kept {
+            Some(show) if show.status == ShowStatus::Ended => Err(ShowError::InvalidState("the show has ended")),
+            Some(show) => Ok(show),
+            None => self.open_show(id).await,
+        }
+    }
+
+    /// `chat.send`: cleans, checks every rule, masks phone numbers, publishes. The show comes
+    /// from this node's room when it has one (the sender is usually watching): the engine is
+    /// asked only for the chat's marks, the publication and the count.
     pub async fn chat_send(&self, user: &User, id: Uuid, text: &str) -> Result<Uuid, ShowError> {
         let text = self.chat.precheck(id, user, text)?;
-        let show = self.open_show(id).await?;
+        let show = self.open_show_here(id).await?;
         let moderator = Self::is_moderator(&show, user);
         let base = show_key(show.seller_id, id);
         let (msg_id, message) = self.chat.admit(&Self::room(&show, &base), user, moderator, &text).await?;

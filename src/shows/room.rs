@@ -176,6 +176,10 @@ impl Room for ShowRoom {
     fn status(&self) -> Option<&str> {
         self.show.get("status").and_then(Value::as_str)
     }
+
+    fn record(&self) -> Option<&Value> {
+        Some(&self.show)
+    }
 }
 
 #[cfg(test)]

@@ -117,3 +117,33 @@ async fn idle_subscriptions_cost_redis_nothing_while_nothing_changes() {
     }
     drop(viewers);
 }
+
+#[tokio::test]
+async fn a_chat_message_in_a_show_watched_here_does_not_read_the_show_from_redis() {
+    let redis = RedisServer::start().await;
+    let mut cfg = redis_config(&redis);
+    cfg.limits.chat_burst = 20;
+    let app = spawn_with(cfg).await;
+    let api = app.api();
+    let (seller, _) = api.register("seller").await;
+    let show = api.post("/api/shows", Some(&seller), json!({"title": "Phiên chợ"})).await.ok(201)["show"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(&format!("/api/shows/{show}/start"), Some(&seller), json!({})).await.ok(200);
+    let guest =
+        api.post("/api/auth/guest", None, json!({"name": "Khách"})).await.ok(200)["token"].as_str().unwrap().to_owned();
+    let mut c = Client::connect(&app, Some(&guest)).await;
+    c.subscribe(&format!("show:{show}")).await;
+    let before = command_calls(&redis).await;
+    for i in 0..5 {
+        let r = c.call("chat.send", json!({"show": show, "text": format!("Xin chào {i}")})).await;
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    let after = command_calls(&redis).await;
+    let gets = after.get("get").copied().unwrap_or(0) - before.get("get").copied().unwrap_or(0);
+    // Each message reads the sender's two chat marks (ban, mute: one pipelined round trip).
+    // Read from storage, the show would cost two more reads a message (its owner, then the
+    // show), in two more round trips: 20 in all.
+    assert!(gets <= 5 * 2 + 3, "5 messages read {gets} keys");
+}
