@@ -622,6 +622,9 @@ impl Fairs {
         if status == BoothStatus::Approved {
             events::publish(self.engine.broker.as_ref(), fair_id, &FairEvent::Booth { booth: &booth }).await?;
             self.notify(booth.seller_user_id, "booth.approved", "booth", &booth, booth.id).await?;
+        } else {
+            // The organiser's console hears of the application at once.
+            self.notify(fair.organiser_id, "booth.applied", "booth", &booth, booth.id).await?;
         }
         Ok(booth)
     }

@@ -65,6 +65,9 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
     let (s2, s2_user, _tea) = seller(&api, "Trà Shan tuyết").await;
     let mut s1_ws = Client::connect(a, Some(&s1)).await;
     s1_ws.subscribe(&format!("user:{}", id(&s1_user))).await;
+    let mut org_ws = Client::connect(a, Some(&org)).await;
+    let org_me = format!("user:{}", organiser.id);
+    org_ws.subscribe(&org_me).await;
     let published = api.post(&format!("/api/fairs/{fair_id}/publish"), Some(&org), json!({})).await;
     assert_eq!(published.ok(200)["fair"]["status"], "published");
     let booth1 = api
@@ -77,6 +80,11 @@ async fn a_whole_fair(a: &TestApp, b: &TestApp) {
         .ok(201)["booth"]
         .clone();
     assert_eq!(booth1["status"], "pending");
+    let applied = next_on(&mut org_ws, &org_me, "notify").await;
+    assert_eq!(
+        (applied["data"]["kind"].clone(), applied["data"]["booth"]["id"].clone()),
+        (json!("booth.applied"), booth1["id"].clone())
+    );
     api.post(&format!("/api/fairs/{fair_id}/booths"), Some(&s1), json!({})).await.problem(409);
     let approved = api.post(&format!("/api/booths/{}/approve", id(&booth1)), Some(&org), json!({})).await;
     assert_eq!(approved.ok(200)["booth"]["status"], "approved");

@@ -283,6 +283,12 @@ function FairDesk({ fair: initial, client, say, putFair, onBack, act }) {
     });
     loadBooths();
     const timer = setInterval(loadBooths, BOOTH_POLL_MS);
+    // A seller's application is told to the organiser at once.
+    const notices = client.subscribe(`user:${session().user.id}`, {
+      onEvent(ev) {
+        if (ev.ev === 'notify' && ev.data.kind === 'booth.applied' && ev.data.booth?.fair_id === id) loadBooths();
+      },
+    });
     const sub = client.subscribe(`fair:${id}`, {
       onSnapshot(snap) {
         setLobby((x) => ({ ...x, fair: snap.fair, live: snap.live, upcoming: snap.upcoming, visitors: snap.visitors, announcement: snap.announcement }));
@@ -311,7 +317,7 @@ function FairDesk({ fair: initial, client, say, putFair, onBack, act }) {
       },
       onError(err) { say(refusal(err)); },
     });
-    return () => { clearInterval(timer); sub.unsubscribe?.(); };
+    return () => { clearInterval(timer); sub.unsubscribe?.(); notices.unsubscribe?.(); };
   }, [id]);
 
   const decide = async (booth, what) => {
