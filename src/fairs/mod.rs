@@ -493,25 +493,27 @@ impl Fairs {
         Ok(booth)
     }
 
-    /// Who sees a booth that is not approved: its seller, the fair's organiser, admins.
-    async fn booth_visible(&self, booth: &Booth, user: Option<&User>) -> Result<bool, FairError> {
-        if booth.status == BoothStatus::Approved {
-            return Ok(true);
-        }
-        let Some(user) = user else { return Ok(false) };
-        if user.seller_id == Some(booth.seller_id) || user.role == Role::Admin {
-            return Ok(true);
-        }
-        Ok(Self::is_organiser(&self.get(booth.fair_id).await?, user))
-    }
-
-    pub async fn booth_for(&self, id: Uuid, user: Option<&User>) -> Result<Booth, FairError> {
-        let booth = self.booth(id).await?;
-        let fair = self.get_visible(booth.fair_id, user).await.map_err(|_| FairError::NotFound("no such booth"))?;
-        let _ = fair;
-        if !self.booth_visible(&booth, user).await? {
+    /// The booth, when `user` may see it: an approved booth of a fair they may see, or one not
+    /// approved to its seller, the fair's organiser and admins. Its presence is as stored.
+    pub async fn visible_booth(&self, id: Uuid, user: Option<&User>) -> Result<Booth, FairError> {
+        let (_, booth) = self.load_booth(id).await?;
+        let fair = match self.get_visible(booth.fair_id, user).await {
+            Ok(fair) => fair,
+            Err(FairError::NotFound(_)) => return Err(FairError::NotFound("no such booth")),
+            Err(e) => return Err(e),
+        };
+        let visible = booth.status == BoothStatus::Approved
+            || user.is_some_and(|u| u.seller_id == Some(booth.seller_id) || Self::is_organiser(&fair, u));
+        if !visible {
             return Err(FairError::NotFound("no such booth"));
         }
+        Ok(booth)
+    }
+
+    /// [`Fairs::visible_booth`] with its seller's presence as it is.
+    pub async fn booth_for(&self, id: Uuid, user: Option<&User>) -> Result<Booth, FairError> {
+        let mut booth = self.visible_booth(id, user).await?;
+        booth.seller_online = self.engine.presence.count(&seller_presence(id)).await? > 0;
         Ok(booth)
     }
 
@@ -570,7 +572,7 @@ impl Fairs {
         };
         match fair.status {
             FairStatus::Closed => return Err(FairError::InvalidState("the fair has closed".into())),
-            FairStatus::Draft if !organiser => unreachable!("drafts are visible to their organiser only"),
+            FairStatus::Draft if !organiser => return Err(FairError::NotFound("no such fair")),
             _ => {}
         }
         let seller = match self.catalog.seller(seller_id).await {
@@ -802,8 +804,7 @@ impl Fairs {
         let show = created?;
         let member = format!("{}|{}", format_rfc3339(slot.start), show.id);
         self.engine.state.index_add(&agenda_index(fair_id), &member).await?;
-        let (lead_ms, _) = (self.config.reminder_lead.as_millis() as i64, ());
-        let remind = slot.start - time::Duration::milliseconds(lead_ms);
+        let remind = slot.start - time::Duration::milliseconds(self.config.reminder_lead.as_millis() as i64);
         scheduler::add(self.engine.state.as_ref(), &format_rfc3339(remind), scheduler::Action::Soon, show.id).await?;
         events::publish(self.engine.broker.as_ref(), fair_id, &FairEvent::Agenda { show: &show }).await?;
         Ok(show)
@@ -1051,14 +1052,15 @@ impl Fairs {
         let counts = self.hub.channel_counts();
         let now = std::time::Instant::now();
         let mut fairs: HashMap<Uuid, u64> = HashMap::new();
-        let mut booths: Vec<Uuid> = Vec::new();
+        // Booths with local subscribers, and how many.
+        let mut booths: Vec<(Uuid, u64)> = Vec::new();
         for (channel, n) in &counts {
             let Ok(c) = Channel::parse(channel) else { continue };
             match c.kind {
                 ChannelKind::Fair => {
                     fairs.insert(c.id, *n as u64);
                 }
-                ChannelKind::Booth => booths.push(c.id),
+                ChannelKind::Booth => booths.push((c.id, *n as u64)),
                 _ => {}
             }
         }
@@ -1074,12 +1076,6 @@ impl Fairs {
                 tracing::debug!(fair = %fair, error = %e, "fair tick failed");
             }
         }
-        let booth_counts: Vec<(Uuid, u64)> = counts
-            .iter()
-            .filter_map(|(c, n)| {
-                Channel::parse(c).ok().filter(|c| c.kind == ChannelKind::Booth).map(|c| (c.id, *n as u64))
-            })
-            .collect();
         let flush_seconds = {
             let mut t = self.ticks.lock().unwrap();
             t.since_flush += 1;
@@ -1089,11 +1085,11 @@ impl Fairs {
             }
             due
         };
-        if let Err(e) = self.flush_visits(&booth_counts, flush_seconds).await {
+        if let Err(e) = self.flush_visits(&booths, flush_seconds).await {
             tracing::debug!(error = %e, "storing fair visits failed");
         }
         let mut sellers: HashMap<Uuid, u64> = HashMap::new();
-        for booth in booths {
+        for &(booth, _) in &booths {
             match self.booth_seller(booth).await {
                 Ok(Some(account)) => {
                     let n = self.hub.user_count(&Channel::new(ChannelKind::Booth, booth).to_string(), account);
@@ -1115,7 +1111,8 @@ impl Fairs {
                 tracing::debug!(booth = %booth, error = %e, "booth presence failed");
             }
         }
-        self.ticks.lock().unwrap().booth_sellers.retain(|b, _| counts.iter().any(|(c, _)| c.ends_with(&b.to_string())));
+        // The cached sellers of booths nobody here follows any more go.
+        self.ticks.lock().unwrap().booth_sellers.retain(|b, _| booths.iter().any(|(id, _)| id == b));
     }
 
     /// The booth's (fair, seller account), cached while it has local subscribers.

@@ -252,7 +252,7 @@ impl Rooms for FairRooms {
                 Ok(())
             }
             ChannelKind::Booth => {
-                let booth = self.0.booth_for(channel.id, user).await.map_err(|e| reply(e, channel.kind))?;
+                let booth = self.0.visible_booth(channel.id, user).await.map_err(|e| reply(e, channel.kind))?;
                 if let Some(u) = user
                     && self.0.is_banned_from_booth(&booth, u.id).await.map_err(|e| reply(e, channel.kind))?
                 {

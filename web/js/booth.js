@@ -3,7 +3,7 @@
 // Everything people typed (questions, names, descriptions) is put in as text, never as HTML.
 
 import { OcopLive, OcopError } from './ocop-live.js';
-import { t, el, vnd, vnTime, vnDate, todayInVietnam, fieldMessage, problemText, session, api, lang } from './ui.js';
+import { t, el, vnd, vnTime, vnDate, todayInVietnam, fieldMessage, problemText, session, api, lang, chatForm as sharedChatForm } from './ui.js';
 
 const TEXT = {
   vi: {
@@ -218,29 +218,11 @@ export async function boothPage(root, boothId) {
   }
 
   function chatForm() {
-    const input = el('input', { id: 'qa-text', maxlength: '500', autocomplete: 'off', placeholder: l('placeholder') });
-    const send = el('button', { type: 'submit' }, l('send'));
-    const f = el('form', { class: 'chat-form' }, el('label', { for: 'qa-text', class: 'sr' }, l('ask')), input, send);
-    f.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const text = input.value.trim();
-      if (!text) return;
-      if (!session().token) {
-        const r = await api('POST', '/api/auth/guest', { name: t('guestName') });
-        if (!r.ok) return;
-        session.save(r.body.token, r.body.user);
-        await client.close();
-        await client.connect();
-      }
-      try {
-        await client.request('chat.send', { booth: boothId, text });
-        input.value = '';
-        result.textContent = '';
-      } catch (err) {
-        result.textContent = refusal(err);
-      }
+    return sharedChatForm({
+      client: () => client, id: 'qa-text', target: { booth: boothId }, label: l('ask'), placeholder: l('placeholder'), send: l('send'),
+      onSent: () => { result.textContent = ''; },
+      onRefused: (err) => { result.textContent = refusal(err); },
     });
-    return f;
   }
 
   let first = true;

@@ -2,7 +2,7 @@
 // Everything people typed (chat, names, titles) is put in as text, never as HTML.
 
 import { OcopLive, OcopError } from './ocop-live.js';
-import { t, el, vnd, vnTime, session, api } from './ui.js';
+import { t, el, vnd, vnTime, session, api, chatForm as sharedChatForm } from './ui.js';
 
 const MAX_CHAT = 200;
 
@@ -199,28 +199,10 @@ export async function showPage(root, showId) {
   }
 
   function chatForm() {
-    const input = el('input', { id: 'chat-text', maxlength: '500', autocomplete: 'off', placeholder: t('chatPlaceholder') });
-    const send = el('button', { type: 'submit' }, t('send'));
-    const f = el('form', { class: 'chat-form' }, el('label', { for: 'chat-text', class: 'sr' }, t('chatLabel')), input, send);
-    f.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const text = input.value.trim();
-      if (!text) return;
-      if (!session().token) {
-        const r = await api('POST', '/api/auth/guest', { name: t('guestName') });
-        if (!r.ok) return;
-        session.save(r.body.token, r.body.user);
-        await client.close();
-        await client.connect();
-      }
-      try {
-        await client.request('chat.send', { show: showId, text });
-        input.value = '';
-      } catch (err) {
-        result.textContent = refusal(err);
-      }
+    return sharedChatForm({
+      client: () => client, id: 'chat-text', target: { show: showId }, label: t('chatLabel'), placeholder: t('chatPlaceholder'), send: t('send'),
+      onRefused: (err) => { result.textContent = refusal(err); },
     });
-    return f;
   }
 
   hearts.addEventListener('click', async () => {

@@ -217,3 +217,36 @@ export async function api(method, path, body) {
     return { ok: false, status: 0, body: null };
   }
 }
+
+/**
+ * The chat form of a show or a booth: sends `chat.send` with `target` ({show} or {booth}),
+ * taking a guest token first when nobody is signed in. `client()` gives the page's client (it
+ * may be made after the form), `onSent()` is called after a sent message, `onRefused(err)` with
+ * the server's refusal.
+ */
+export function chatForm({ client, id, target, label, placeholder, send, onSent, onRefused }) {
+  const input = el('input', { id, maxlength: '500', autocomplete: 'off', placeholder });
+  const f = el('form', { class: 'chat-form' }, el('label', { for: id, class: 'sr' }, label), input,
+    el('button', { type: 'submit' }, send));
+  f.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    if (!session().token) {
+      const r = await api('POST', '/api/auth/guest', { name: t('guestName') });
+      if (!r.ok) return;
+      session.save(r.body.token, r.body.user);
+      await client().close();
+      await client().connect();
+    }
+    try {
+      await client().request('chat.send', { ...target, text });
+      input.value = '';
+      onSent?.();
+    } catch (err) {
+      onRefused(err);
+    }
+  });
+  return f;
+}
+
